@@ -1,0 +1,4 @@
+package config
+
+// TCPProbe is the `tcp:` section of a module (blackbox_exporter's keys and defaults).
+type TCPProbe struct{}

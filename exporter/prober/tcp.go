@@ -1,0 +1,15 @@
+package prober
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/siteward/siteward/exporter/config"
+)
+
+// ProbeTCP is the `tcp` prober.
+func ProbeTCP(ctx context.Context, target string, module config.Module, registry *prometheus.Registry, result *Result, logger *slog.Logger) bool {
+	return false
+}
