@@ -37,3 +37,42 @@ func (r *Result) Fail(t FailureType, reason Reason) {
 func (r *Result) Failure() (FailureType, Reason, bool) {
 	return r.failureType, r.reason, r.failureType != ""
 }
+
+// The fixed set of reasons, grouped by failure type (see docs/exporter.md).
+const (
+	ReasonDNSNXDomain       Reason = "dns_nxdomain"
+	ReasonDNSNoAddress      Reason = "dns_no_address"
+	ReasonDNSServerFailure  Reason = "dns_server_failure"
+	ReasonDNSError          Reason = "dns_error"
+	ReasonDNSInvalidRcode   Reason = "dns_invalid_rcode"
+	ReasonDNSAnswerMismatch Reason = "dns_answer_mismatch"
+
+	ReasonConnectionRefused Reason = "connection_refused"
+	ReasonConnectionReset   Reason = "connection_reset"
+	ReasonHostUnreachable   Reason = "host_unreachable"
+	ReasonConnectError      Reason = "connect_error"
+
+	ReasonDNSTimeout          Reason = "dns_timeout"
+	ReasonConnectTimeout      Reason = "connect_timeout"
+	ReasonTLSHandshakeTimeout Reason = "tls_handshake_timeout"
+	ReasonResponseTimeout     Reason = "response_timeout"
+
+	ReasonTLSExpired          Reason = "tls_expired"
+	ReasonTLSNotYetValid      Reason = "tls_not_yet_valid"
+	ReasonTLSHostnameMismatch Reason = "tls_hostname_mismatch"
+	ReasonTLSUntrusted        Reason = "tls_untrusted"
+	ReasonTLSHandshakeError   Reason = "tls_handshake_error"
+	ReasonSSLRequired         Reason = "ssl_required"
+	ReasonSSLForbidden        Reason = "ssl_forbidden"
+
+	ReasonHTTPStatus        Reason = "http_status"
+	ReasonHTTPVersion       Reason = "http_version"
+	ReasonTooManyRedirects  Reason = "too_many_redirects"
+	ReasonHTTPProtocolError Reason = "http_protocol_error"
+
+	ReasonBodyMatchedRegexp      Reason = "body_matched_regexp"
+	ReasonBodyNotMatchedRegexp   Reason = "body_not_matched_regexp"
+	ReasonHeaderMatchedRegexp    Reason = "header_matched_regexp"
+	ReasonHeaderNotMatchedRegexp Reason = "header_not_matched_regexp"
+	ReasonQueryResponseMismatch  Reason = "query_response_mismatch"
+)
