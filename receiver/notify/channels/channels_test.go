@@ -1,0 +1,103 @@
+package channels
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/siteward/siteward/receiver/notify"
+)
+
+func decodeStrict(t *testing.T, file string, out any) error {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	return dec.Decode(out)
+}
+
+func TestConfigInvalid(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		want string
+	}{
+		{"no_name.yml", "channel at line 1: name is required"},
+		{"no_kind.yml", `channel "team": one of slack, teams, email, webhook, log is required`},
+		{"two_kinds.yml", `channel "team": exactly one of slack, teams, email, webhook, log may be set, got webhook and log`},
+		{"unknown_key.yml", `channel "team": line 3: unknown key "sms"`},
+		{"log_unknown_key.yml", `line 3: unknown key "lvl"`},
+		{"log_bad_level.yml", `level: must be one of debug, info, warn, error, got "loud"`},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			var cfg Config
+			err := decodeStrict(t, filepath.Join("testdata", "invalid", tc.file), &cfg)
+			if err == nil {
+				t.Fatalf("no error, want %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfigValidAndNew(t *testing.T) {
+	var cfgs []Config
+	if err := decodeStrict(t, filepath.Join("testdata", "valid.yml"), &cfgs); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfgs) != 2 {
+		t.Fatalf("got %d channels, want 2", len(cfgs))
+	}
+	if got := cfgs[1].Log.Level; got != "info" {
+		t.Errorf("default log level = %q, want info", got)
+	}
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	for _, cfg := range cfgs {
+		if cfg.Kind() != KindLog {
+			t.Errorf("%s: Kind() = %q, want log", cfg.Name, cfg.Kind())
+		}
+		n, err := New(cfg, logger)
+		if err != nil {
+			t.Fatalf("%s: %v", cfg.Name, err)
+		}
+		if err := n.Notify(context.Background(), &notify.Message{ID: "m-" + cfg.Name, Event: notify.EventClientInitial, Subject: "hello"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := buf.String()
+	for _, want := range []string{"level=WARN msg=notice channel=audit-log kind=log id=m-audit-log", "level=INFO msg=notice channel=plain-log kind=log id=m-plain-log"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestDefault(t *testing.T) {
+	cfg := Default()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Kind() != KindLog {
+		t.Fatalf("Default().Kind() = %q, want log", cfg.Kind())
+	}
+	if _, err := New(cfg, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNewInvalid(t *testing.T) {
+	if _, err := New(Config{Name: "x"}, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), `channel "x": one of`) {
+		t.Fatalf("New without kind: got %v", err)
+	}
+}
