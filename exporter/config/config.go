@@ -189,22 +189,10 @@ func tidyYAMLError(err error) error {
 	return errors.New(strings.Join(msgs, "; "))
 }
 
+// defaultModule is a module with every section at blackbox_exporter's defaults, so a module
+// without, say, a `tcp:` section still gets them.
 func defaultModule() Module {
-	m := Module{HTTP: DefaultHTTPProbe}
-	setDefaults(&m.TCP)
-	setDefaults(&m.DNS)
-	return m
-}
-
-// defaulter is implemented by module sections whose zero value is not their default. A
-// section's own UnmarshalYAML applies its defaults when the section is present; this applies
-// them when it is absent (a `prober: tcp` module without a `tcp:` section).
-type defaulter interface{ SetDefaults() }
-
-func setDefaults(section any) {
-	if d, ok := section.(defaulter); ok {
-		d.SetDefaults()
-	}
+	return Module{HTTP: DefaultHTTPProbe, TCP: DefaultTCPProbe, DNS: DefaultDNSProbe}
 }
 
 // UnmarshalYAML applies blackbox_exporter's defaults, then the file's values.
@@ -220,6 +208,13 @@ func (m *Module) validate() error {
 	}
 	if !slices.Contains(supportedProbers, m.Prober) {
 		return fmt.Errorf("prober: unsupported prober %q (one of http, tcp, dns)", m.Prober)
+	}
+	// A section that is present validated itself; a dns module without one still needs its
+	// query_name.
+	if m.Prober == "dns" {
+		if err := m.DNS.Validate(); err != nil {
+			return err
+		}
 	}
 	if m.Timeout < 0 {
 		return fmt.Errorf("timeout: must not be negative, got %s", m.Timeout)
