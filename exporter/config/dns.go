@@ -1,11 +1,13 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 
 	"github.com/miekg/dns"
 	promconfig "github.com/prometheus/common/config"
+	"gopkg.in/yaml.v3"
 )
 
 // DefaultDNSProbe holds blackbox_exporter's defaults for the `dns:` section.
@@ -48,12 +50,20 @@ type DNSRRValidator struct {
 	failIfMatches, failIfAllMatch, failIfNotMatches, failIfNoneMatches []*regexp.Regexp
 }
 
+// SetDefaults sets blackbox_exporter's defaults, for a module without a `dns:` section.
+func (s *DNSProbe) SetDefaults() { *s = DefaultDNSProbe }
+
 // UnmarshalYAML applies blackbox_exporter's defaults and validates the section, so that a
 // module that could never probe (unknown query type, rcode, transport) fails at load time.
 func (s *DNSProbe) UnmarshalYAML(unmarshal func(any) error) error {
 	*s = DefaultDNSProbe
 	type plain DNSProbe
 	if err := unmarshal((*plain)(s)); err != nil {
+		var typeErr *yaml.TypeError
+		if !errors.As(err, &typeErr) {
+			// The only nested unmarshaler that validates is tls_config's.
+			return fmt.Errorf("dns.tls_config: %w", err)
+		}
 		return err
 	}
 	return s.Validate()
@@ -71,7 +81,7 @@ func (s *DNSProbe) Validate() error {
 	if err := validateSourceIP(s.SourceIPAddress); err != nil {
 		return fmt.Errorf("dns.%w", err)
 	}
-	if err := s.TLSConfig.Validate(); err != nil {
+	if err := s.TLSConfig.Validate(); err != nil { // for sections built in Go
 		return fmt.Errorf("dns.tls_config: %w", err)
 	}
 	switch s.TransportProtocol {

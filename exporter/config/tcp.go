@@ -1,12 +1,14 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"regexp"
 
 	promconfig "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
 )
 
 // DefaultTCPProbe holds blackbox_exporter's defaults for the `tcp:` section. A module without
@@ -46,12 +48,20 @@ type Label struct {
 // ExpectRegexp returns the compiled Expect, or nil when the step expects nothing.
 func (qr *QueryResponse) ExpectRegexp() *regexp.Regexp { return qr.expect }
 
+// SetDefaults sets blackbox_exporter's defaults, for a module without a `tcp:` section.
+func (s *TCPProbe) SetDefaults() { *s = DefaultTCPProbe }
+
 // UnmarshalYAML applies blackbox_exporter's defaults and validates the section. It uses the
 // function form so that the caller's strict decoding (unknown keys are errors) carries over.
 func (s *TCPProbe) UnmarshalYAML(unmarshal func(any) error) error {
 	*s = DefaultTCPProbe
 	type plain TCPProbe
 	if err := unmarshal((*plain)(s)); err != nil {
+		var typeErr *yaml.TypeError
+		if !errors.As(err, &typeErr) {
+			// The only nested unmarshaler that validates is tls_config's.
+			return fmt.Errorf("tcp.tls_config: %w", err)
+		}
 		return err
 	}
 	return s.Validate()
@@ -66,7 +76,7 @@ func (s *TCPProbe) Validate() error {
 	if err := validateSourceIP(s.SourceIPAddress); err != nil {
 		return fmt.Errorf("tcp.%w", err)
 	}
-	if err := s.TLSConfig.Validate(); err != nil {
+	if err := s.TLSConfig.Validate(); err != nil { // for sections built in Go
 		return fmt.Errorf("tcp.tls_config: %w", err)
 	}
 	labelled := -1
