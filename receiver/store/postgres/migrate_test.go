@@ -22,7 +22,7 @@ var testMigrations = []migration{
 
 func testPool(t *testing.T, url string) *pgxpool.Pool {
 	t.Helper()
-	pool, err := newPool(context.Background(), url, PoolOptions{MaxConns: 2})
+	pool, err := newPool(context.Background(), url+"&pool_max_conns=2")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,36 +8,29 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// PoolOptions tune the connection pool. Zero values take the defaults.
-type PoolOptions struct {
-	// MaxConns caps the connections of one replica (default 10). Size it so that
-	// replicas x MaxConns stays below the server's max_connections.
-	MaxConns int32
-	// ConnectTimeout bounds one connection attempt (default 5s), so that a database outage
-	// turns into a prompt error (a 5xx to Alertmanager) rather than a hung request.
-	ConnectTimeout time.Duration
-}
+// defaultConnectTimeout bounds one connection attempt when the URL sets no connect_timeout,
+// so that a database outage turns into a prompt error (a 5xx to Alertmanager) rather than a
+// request hanging on TCP retransmissions.
+const defaultConnectTimeout = 5 * time.Second
 
-// newPool parses url (a libpq URL or key=value string, as pgx accepts) and connects, failing
-// when the database does not answer a ping.
-func newPool(ctx context.Context, url string, opts PoolOptions) (*pgxpool.Pool, error) {
+// newPool parses url and connects, failing when the database does not answer a ping.
+// The URL is anything pgx accepts (postgres://user:pass@host:5432/db?sslmode=verify-full or
+// key=value pairs); pool settings such as pool_max_conns go in the URL too.
+func newPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx's parse errors redact the password.
 		return nil, fmt.Errorf("parse PostgreSQL URL: %w", err)
 	}
-	cfg.MaxConns = 10
-	if opts.MaxConns > 0 {
-		cfg.MaxConns = opts.MaxConns
-	}
-	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
-	if opts.ConnectTimeout > 0 {
-		cfg.ConnConfig.ConnectTimeout = opts.ConnectTimeout
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}
 	// Idle connections are checked often, so that after a database restart the pool drops
-	// dead connections before a request trips over them.
+	// dead connections before requests trip over them.
 	cfg.HealthCheckPeriod = 10 * time.Second
-	cfg.ConnConfig.RuntimeParams["application_name"] = "siteward-receiver"
+	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "siteward-receiver"
+	}
 
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -1,0 +1,594 @@
+// Package postgres is the receiver's PostgreSQL store, for several receiver replicas sharing
+// one database. PostgreSQL is the only coordination point:
+//   - webhook deduplication and "one open incident per key" are unique constraints written
+//     with INSERT ... ON CONFLICT DO NOTHING, never read-then-write;
+//   - incidents read inside a transaction are locked (SELECT ... FOR UPDATE) and updates
+//     carry the version they read, so a concurrent change surfaces as store.ErrConflict;
+//   - outbox notices and timers are claimed with FOR UPDATE SKIP LOCKED and a lease
+//     (lease_owner, lease_until): replicas never claim the same row at once, and the work of
+//     a replica that died holding a lease is claimable again once the lease expires;
+//   - the schema is migrated at start under an advisory lock (see migrate).
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/siteward/siteward/receiver/store"
+)
+
+// Store is the PostgreSQL backend. It is safe for concurrent use, also by several processes.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database at url (postgres://user:password@host:port/db?sslmode=...;
+// pool settings such as pool_max_conns=20 may be added), applies pending migrations and
+// returns the store. It fails when the database cannot be reached.
+func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) {
+	pool, err := newPool(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, pool, migrations, logger); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("migrate PostgreSQL schema: %w", err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Close closes every connection of the pool.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Ping checks that the database answers (/-/ready).
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping PostgreSQL: %w", err)
+	}
+	return nil
+}
+
+// Update runs fn in one transaction (READ COMMITTED; row locks and version checks give the
+// isolation the lifecycle needs) and commits when fn returns nil.
+func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	pgTx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	defer pgTx.Rollback(ctx) //nolint:errcheck // a no-op after Commit; a broken connection is discarded by the pool
+	if err := fn(&tx{tx: pgTx}); err != nil {
+		return err
+	}
+	if err := pgTx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit transaction: %w", conflict(err))
+	}
+	return nil
+}
+
+// querier is what *pgxpool.Pool and pgx.Tx share.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// conflict marks errors that a retry of the whole transaction can fix as store.ErrConflict:
+// unique violations (a concurrent transaction created the same thing), serialization
+// failures and deadlocks. Other errors are returned unchanged.
+func conflict(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505", "40001", "40P01": // unique_violation, serialization_failure, deadlock_detected
+			return fmt.Errorf("%w: %w", store.ErrConflict, err)
+		}
+	}
+	return err
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+type tx struct{ tx pgx.Tx }
+
+// RecordAlertEvents inserts each event with ON CONFLICT DO NOTHING and, for a firing event,
+// checks in the same statement whether its resolution was already recorded. All statements
+// go to the server in one batch, one round trip; each sees the events inserted before it.
+func (t *tx) RecordAlertEvents(ctx context.Context, events []store.AlertEvent) ([]store.AlertEvent, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	const q = `WITH ins AS (
+		INSERT INTO alert_events (key, fingerprint, starts_at, status) VALUES ($1, $2, $3, $4)
+		ON CONFLICT DO NOTHING RETURNING 1)
+	SELECT EXISTS (SELECT 1 FROM ins),
+	       $4 = 'firing' AND EXISTS (SELECT 1 FROM alert_events
+	                                 WHERE key = $1 AND fingerprint = $2 AND starts_at = $3 AND status = 'resolved')`
+	var b pgx.Batch
+	for _, ev := range events {
+		b.Queue(q, ev.Key, ev.Alert.Fingerprint, nanos(ev.Alert.StartsAt), ev.Alert.Status)
+	}
+	br := t.tx.SendBatch(ctx, &b)
+	var fresh []store.AlertEvent
+	for _, ev := range events {
+		var inserted, overtaken bool
+		if err := br.QueryRow().Scan(&inserted, &overtaken); err != nil {
+			br.Close()
+			return nil, fmt.Errorf("record alert event: %w", conflict(err))
+		}
+		if inserted && !overtaken {
+			fresh = append(fresh, ev)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("record alert events: %w", conflict(err))
+	}
+	return fresh, nil
+}
+
+const incidentColumns = `data, version`
+
+func scanIncident(row pgx.Row) (*store.Incident, error) {
+	var data []byte
+	var version int64
+	if err := row.Scan(&data, &version); err != nil {
+		return nil, err
+	}
+	inc := &store.Incident{}
+	if err := json.Unmarshal(data, inc); err != nil {
+		return nil, fmt.Errorf("decode incident: %w", err)
+	}
+	inc.Version = version
+	return inc, nil
+}
+
+func (t *tx) OpenIncidentByKey(ctx context.Context, key string) (*store.Incident, error) {
+	inc, err := scanIncident(t.tx.QueryRow(ctx,
+		`SELECT `+incidentColumns+` FROM incidents WHERE key = $1 AND state <> 'resolved' FOR UPDATE`, key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open incident for %s: %w", key, conflict(err))
+	}
+	return inc, nil
+}
+
+func (t *tx) Incident(ctx context.Context, id string) (*store.Incident, error) {
+	return getIncident(ctx, t.tx, id, " FOR UPDATE")
+}
+
+func getIncident(ctx context.Context, q querier, id, lock string) (*store.Incident, error) {
+	inc, err := scanIncident(q.QueryRow(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = $1`+lock, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("incident %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("incident %s: %w", id, conflict(err))
+	}
+	return inc, nil
+}
+
+func (t *tx) OpenIncidents(ctx context.Context) ([]*store.Incident, error) {
+	return listIncidents(ctx, t.tx, store.IncidentFilter{Open: true, Limit: -1})
+}
+
+func listIncidents(ctx context.Context, q querier, f store.IncidentFilter) ([]*store.Incident, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.State != "" {
+		where = append(where, "state = "+arg(string(f.State)))
+	}
+	if f.Open {
+		where = append(where, "state <> 'resolved'")
+	}
+	if f.Client != "" {
+		where = append(where, "client = "+arg(f.Client))
+	}
+	query := `SELECT ` + incidentColumns + ` FROM incidents`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY started_at DESC, id DESC"
+	switch {
+	case f.Limit == 0:
+		query += " LIMIT 100"
+	case f.Limit > 0:
+		query += " LIMIT " + arg(f.Limit)
+	}
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.Incident
+	for rows.Next() {
+		inc, err := scanIncident(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list incidents: %w", err)
+		}
+		out = append(out, inc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
+	}
+	return out, nil
+}
+
+// CreateIncident uses ON CONFLICT DO NOTHING rather than letting the unique index raise: an
+// error would abort the whole transaction, while "no row inserted" leaves the caller free
+// to handle store.ErrConflict as it likes.
+func (t *tx) CreateIncident(ctx context.Context, inc *store.Incident) error {
+	created := *inc
+	created.Version = 1
+	data, err := json.Marshal(&created)
+	if err != nil {
+		return fmt.Errorf("encode incident: %w", err)
+	}
+	tag, err := t.tx.Exec(ctx,
+		`INSERT INTO incidents (id, key, client, state, drill, started_at, version, data)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+		created.ID, created.Key, created.Client, string(created.State), created.Drill, nanos(created.StartedAt), created.Version, string(data))
+	if err != nil {
+		return fmt.Errorf("create incident %s: %w", inc.ID, conflict(err))
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("create incident %s for %s (the key has an open incident, or the ID exists): %w", inc.ID, inc.Key, store.ErrConflict)
+	}
+	inc.Version = 1
+	return nil
+}
+
+func (t *tx) UpdateIncident(ctx context.Context, inc *store.Incident) error {
+	next := *inc
+	next.Version++
+	data, err := json.Marshal(&next)
+	if err != nil {
+		return fmt.Errorf("encode incident: %w", err)
+	}
+	// Re-opening (state leaves resolved) may hit the one-open-per-key index: conflict().
+	tag, err := t.tx.Exec(ctx,
+		`UPDATE incidents SET state = $1, client = $2, drill = $3, version = $4, data = $5 WHERE id = $6 AND version = $7`,
+		string(next.State), next.Client, next.Drill, next.Version, string(data), inc.ID, inc.Version)
+	if err != nil {
+		return fmt.Errorf("update incident %s: %w", inc.ID, conflict(err))
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("update incident %s (version %d): %w", inc.ID, inc.Version, store.ErrConflict)
+	}
+	inc.Version = next.Version
+	return nil
+}
+
+func (t *tx) AppendTimeline(ctx context.Context, entries ...store.TimelineEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(entries))
+	for i, e := range entries {
+		rows[i] = []any{e.IncidentID, nanos(e.At), e.Actor, e.Kind, e.Text}
+	}
+	// A multi-row INSERT keeps the entries' order in their bigserial IDs.
+	var sb strings.Builder
+	var args []any
+	sb.WriteString(`INSERT INTO timeline (incident_id, at, actor, kind, text) VALUES `)
+	for i, r := range rows {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		n := len(args)
+		fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5)
+		args = append(args, r...)
+	}
+	if _, err := t.tx.Exec(ctx, sb.String(), args...); err != nil {
+		return fmt.Errorf("append timeline: %w", conflict(err))
+	}
+	return nil
+}
+
+func (t *tx) Timeline(ctx context.Context, incidentID string) ([]store.TimelineEntry, error) {
+	return timeline(ctx, t.tx, incidentID)
+}
+
+func timeline(ctx context.Context, q querier, incidentID string) ([]store.TimelineEntry, error) {
+	rows, err := q.Query(ctx,
+		`SELECT id, incident_id, at, actor, kind, text FROM timeline WHERE incident_id = $1 ORDER BY id`, incidentID)
+	if err != nil {
+		return nil, fmt.Errorf("timeline: %w", err)
+	}
+	defer rows.Close()
+	var out []store.TimelineEntry
+	for rows.Next() {
+		var e store.TimelineEntry
+		var at int64
+		if err := rows.Scan(&e.ID, &e.IncidentID, &at, &e.Actor, &e.Kind, &e.Text); err != nil {
+			return nil, fmt.Errorf("timeline: %w", err)
+		}
+		e.At = fromNanos(at)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("timeline: %w", err)
+	}
+	return out, nil
+}
+
+func (t *tx) EnqueueNotices(ctx context.Context, notices ...store.Notice) error {
+	for _, n := range notices {
+		due := n.NextAttemptAt
+		if due.IsZero() {
+			due = n.CreatedAt
+		}
+		// ON CONFLICT (id): the ID is the idempotency key, a notice is enqueued once.
+		if _, err := t.tx.Exec(ctx,
+			`INSERT INTO notices (id, incident_id, channel, audience, event, subject, text, payload, status, created_at, next_attempt_at)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10) ON CONFLICT (id) DO NOTHING`,
+			n.ID, n.IncidentID, n.Channel, n.Audience, n.Event, n.Subject, n.Text, n.Payload, nanos(n.CreatedAt), nanos(due)); err != nil {
+			return fmt.Errorf("enqueue notice %s: %w", n.ID, conflict(err))
+		}
+	}
+	return nil
+}
+
+func (t *tx) SetTimer(ctx context.Context, tm store.Timer) error {
+	if _, err := t.tx.Exec(ctx,
+		`INSERT INTO timers (subject, kind, due_at) VALUES ($1, $2, $3)
+		 ON CONFLICT (subject, kind) DO UPDATE SET due_at = excluded.due_at, lease_owner = '', lease_until = 0`,
+		tm.Subject, string(tm.Kind), nanos(tm.DueAt)); err != nil {
+		return fmt.Errorf("set timer: %w", conflict(err))
+	}
+	return nil
+}
+
+func (t *tx) CancelTimers(ctx context.Context, subject string, kinds ...store.TimerKind) error {
+	var err error
+	if len(kinds) == 0 {
+		_, err = t.tx.Exec(ctx, `DELETE FROM timers WHERE subject = $1`, subject)
+	} else {
+		names := make([]string, len(kinds))
+		for i, k := range kinds {
+			names[i] = string(k)
+		}
+		_, err = t.tx.Exec(ctx, `DELETE FROM timers WHERE subject = $1 AND kind = ANY($2)`, subject, names)
+	}
+	if err != nil {
+		return fmt.Errorf("cancel timers: %w", conflict(err))
+	}
+	return nil
+}
+
+func (t *tx) TakeTimer(ctx context.Context, tm store.Timer) (bool, error) {
+	tag, err := t.tx.Exec(ctx, `DELETE FROM timers WHERE subject = $1 AND kind = $2 AND due_at = $3`,
+		tm.Subject, string(tm.Kind), nanos(tm.DueAt))
+	if err != nil {
+		return false, fmt.Errorf("take timer: %w", conflict(err))
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+func (t *tx) RecordDeploy(ctx context.Context, d store.Deploy) error {
+	if _, err := t.tx.Exec(ctx,
+		`INSERT INTO deploys (client, site, at, version, description, actor) VALUES ($1, $2, $3, $4, $5, $6)`,
+		d.Client, d.Site, nanos(d.At), d.Version, d.Description, d.Actor); err != nil {
+		return fmt.Errorf("record deploy: %w", conflict(err))
+	}
+	return nil
+}
+
+func (t *tx) Deploys(ctx context.Context, client string, since time.Time) ([]store.Deploy, error) {
+	rows, err := t.tx.Query(ctx,
+		`SELECT client, site, at, version, description, actor FROM deploys WHERE client = $1 AND at >= $2 ORDER BY at DESC, id DESC`,
+		client, nanos(since))
+	if err != nil {
+		return nil, fmt.Errorf("deploys: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Deploy
+	for rows.Next() {
+		var d store.Deploy
+		var at int64
+		if err := rows.Scan(&d.Client, &d.Site, &at, &d.Version, &d.Description, &d.Actor); err != nil {
+			return nil, fmt.Errorf("deploys: %w", err)
+		}
+		d.At = fromNanos(at)
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("deploys: %w", err)
+	}
+	return out, nil
+}
+
+// Incident returns one incident.
+func (s *Store) Incident(ctx context.Context, id string) (*store.Incident, error) {
+	return getIncident(ctx, s.pool, id, "")
+}
+
+// Incidents lists incidents, newest first.
+func (s *Store) Incidents(ctx context.Context, f store.IncidentFilter) ([]*store.Incident, error) {
+	return listIncidents(ctx, s.pool, f)
+}
+
+// Timeline returns an incident's timeline in the order it was appended.
+func (s *Store) Timeline(ctx context.Context, incidentID string) ([]store.TimelineEntry, error) {
+	return timeline(ctx, s.pool, incidentID)
+}
+
+const noticeColumns = `id, incident_id, channel, audience, event, subject, text, payload, status, attempts, last_error, created_at, next_attempt_at, sent_at`
+
+func scanNotices(rows pgx.Rows) ([]store.Notice, error) {
+	defer rows.Close()
+	var out []store.Notice
+	for rows.Next() {
+		var n store.Notice
+		var status string
+		var created, next, sent int64
+		if err := rows.Scan(&n.ID, &n.IncidentID, &n.Channel, &n.Audience, &n.Event, &n.Subject, &n.Text, &n.Payload,
+			&status, &n.Attempts, &n.LastError, &created, &next, &sent); err != nil {
+			return nil, fmt.Errorf("notices: %w", err)
+		}
+		n.Status = store.NoticeStatus(status)
+		n.CreatedAt, n.NextAttemptAt, n.SentAt = fromNanos(created), fromNanos(next), fromNanos(sent)
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("notices: %w", err)
+	}
+	return out, nil
+}
+
+// Notices returns an incident's notices, oldest first.
+func (s *Store) Notices(ctx context.Context, incidentID string) ([]store.Notice, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+noticeColumns+` FROM notices WHERE incident_id = $1 ORDER BY created_at, id`, incidentID)
+	if err != nil {
+		return nil, fmt.Errorf("notices: %w", err)
+	}
+	return scanNotices(rows)
+}
+
+// ClaimNotices leases due notices to owner. FOR UPDATE SKIP LOCKED lets replicas claim at
+// the same instant without waiting on or double-claiming each other's rows; the CTE is
+// evaluated once, so the LIMIT holds.
+func (s *Store) ClaimNotices(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Notice, error) {
+	rows, err := s.pool.Query(ctx,
+		`WITH due AS (
+			SELECT id FROM notices
+			WHERE status = 'pending' AND next_attempt_at <= $3 AND lease_until <= $3
+			ORDER BY next_attempt_at, id LIMIT $4
+			FOR UPDATE SKIP LOCKED)
+		 UPDATE notices n SET lease_owner = $1, lease_until = $2
+		 FROM due WHERE n.id = due.id
+		 RETURNING `+prefixed("n.", noticeColumns),
+		owner, nanos(now.Add(lease)), nanos(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim notices: %w", err)
+	}
+	out, err := scanNotices(rows)
+	if err != nil {
+		return nil, fmt.Errorf("claim notices: %w", err)
+	}
+	// RETURNING has no order: restore "oldest due first".
+	slices.SortFunc(out, func(a, b store.Notice) int {
+		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// prefixed qualifies each column of a comma-separated list with p.
+func prefixed(p, columns string) string {
+	cols := strings.Split(columns, ", ")
+	for i, c := range cols {
+		cols[i] = p + c
+	}
+	return strings.Join(cols, ", ")
+}
+
+// finishNotice runs an update that only applies while owner holds the notice.
+func (s *Store) finishNotice(ctx context.Context, id, query string, args ...any) error {
+	tag, err := s.pool.Exec(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("update notice %s: %w", id, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("notice %s: %w", id, store.ErrLeaseLost)
+	}
+	return nil
+}
+
+// CompleteNotice marks a claimed notice sent.
+func (s *Store) CompleteNotice(ctx context.Context, id, owner string, at time.Time) error {
+	return s.finishNotice(ctx, id,
+		`UPDATE notices SET status = 'sent', attempts = attempts + 1, sent_at = $1, last_error = '', lease_owner = '', lease_until = 0
+		 WHERE id = $2 AND lease_owner = $3 AND status = 'pending'`, nanos(at), id, owner)
+}
+
+// RetryNotice records a failed attempt and schedules the next one.
+func (s *Store) RetryNotice(ctx context.Context, id, owner, errText string, next time.Time) error {
+	return s.finishNotice(ctx, id,
+		`UPDATE notices SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2, lease_owner = '', lease_until = 0
+		 WHERE id = $3 AND lease_owner = $4 AND status = 'pending'`, errText, nanos(next), id, owner)
+}
+
+// FailNotice marks a claimed notice permanently failed.
+func (s *Store) FailNotice(ctx context.Context, id, owner, errText string) error {
+	return s.finishNotice(ctx, id,
+		`UPDATE notices SET status = 'failed', attempts = attempts + 1, last_error = $1, lease_owner = '', lease_until = 0
+		 WHERE id = $2 AND lease_owner = $3 AND status = 'pending'`, errText, id, owner)
+}
+
+// PendingNotices counts the outbox backlog.
+func (s *Store) PendingNotices(ctx context.Context) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM notices WHERE status = 'pending'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count pending notices: %w", err)
+	}
+	return n, nil
+}
+
+// ClaimTimers leases due timers to owner, as ClaimNotices does for notices.
+func (s *Store) ClaimTimers(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Timer, error) {
+	rows, err := s.pool.Query(ctx,
+		`WITH due AS (
+			SELECT subject, kind FROM timers
+			WHERE due_at <= $3 AND lease_until <= $3
+			ORDER BY due_at, subject, kind LIMIT $4
+			FOR UPDATE SKIP LOCKED)
+		 UPDATE timers t SET lease_owner = $1, lease_until = $2
+		 FROM due WHERE t.subject = due.subject AND t.kind = due.kind
+		 RETURNING t.subject, t.kind, t.due_at`,
+		owner, nanos(now.Add(lease)), nanos(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim timers: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Timer
+	for rows.Next() {
+		var tm store.Timer
+		var kind string
+		var due int64
+		if err := rows.Scan(&tm.Subject, &kind, &due); err != nil {
+			return nil, fmt.Errorf("claim timers: %w", err)
+		}
+		tm.Kind, tm.DueAt = store.TimerKind(kind), fromNanos(due)
+		out = append(out, tm)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim timers: %w", err)
+	}
+	slices.SortFunc(out, func(a, b store.Timer) int { return a.DueAt.Compare(b.DueAt) })
+	return out, nil
+}
