@@ -5,6 +5,7 @@ package chanconfig
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"reflect"
 	"slices"
@@ -169,6 +170,38 @@ func ReadSecret(value commoncfg.Secret, file string) (string, error) {
 	s := strings.TrimRight(string(b), "\r\n")
 	if s == "" {
 		return "", errors.New("secret file " + file + " is empty")
+	}
+	return s, nil
+}
+
+// CheckURL checks that s is an absolute http or https URL. Errors never quote s: webhook
+// URLs carry their secret.
+func CheckURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("not a valid URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return errors.New("scheme must be http or https")
+	}
+	if u.Host == "" {
+		return errors.New("host is missing")
+	}
+	return nil
+}
+
+// URLSecret returns the URL given inline or as a file, checked.
+func URLSecret(key string, value commoncfg.Secret, file string) (string, error) {
+	s, err := ReadSecret(value, file)
+	if err != nil {
+		return "", err
+	}
+	s = strings.TrimSpace(s)
+	if err := CheckURL(s); err != nil {
+		if file != "" {
+			return "", fmt.Errorf("%s_file: %w", key, err)
+		}
+		return "", fmt.Errorf("%s: %w", key, err)
 	}
 	return s, nil
 }

@@ -1,0 +1,152 @@
+// Package httpnotify is the HTTP delivery the slack, teams and webhook channels share: one
+// POST with a timeout and a user agent, and the classification of the answer the outbox
+// relies on: 2xx delivered; 429, 5xx and network errors retryable (honouring Retry-After);
+// any other status a permanent error that quotes the status and the start of the body.
+package httpnotify
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	commoncfg "github.com/prometheus/common/config"
+	"github.com/prometheus/common/version"
+
+	"github.com/siteward/siteward/receiver/notify"
+)
+
+// DefaultTimeout bounds one delivery attempt when a channel sets no timeout.
+const DefaultTimeout = 10 * time.Second
+
+// maxErrorBody is how much of a failed response's body an error quotes.
+const maxErrorBody = 512
+
+// UserAgent is sent with every request.
+func UserAgent() string { return "siteward-receiver/" + version.Version }
+
+// Client posts payloads for one channel.
+type Client struct {
+	name    string
+	client  *http.Client
+	timeout time.Duration
+	now     func() time.Time
+}
+
+// New builds a client from the channel's http_config (nil means defaults: no auth, system
+// TLS roots, proxy from the environment is not used unless configured). name identifies
+// the channel in errors.
+func New(name string, cfg *commoncfg.HTTPClientConfig, timeout time.Duration) (*Client, error) {
+	if cfg == nil {
+		cfg = &commoncfg.DefaultHTTPClientConfig
+	}
+	hc, err := commoncfg.NewClientFromConfig(*cfg, name, commoncfg.WithUserAgent(UserAgent()))
+	if err != nil {
+		return nil, fmt.Errorf("http_config: %w", err)
+	}
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return &Client{name: name, client: hc, timeout: timeout, now: time.Now}, nil
+}
+
+// Post sends body to url with the given headers (Content-Type included) and classifies the
+// outcome: nil when delivered, a notify.RetryableError when retrying may help, otherwise a
+// permanent error.
+func (c *Client) Post(ctx context.Context, url string, body []byte, header http.Header) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("%s: building request: %w", c.name, err)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	req.Header.Set("User-Agent", UserAgent())
+	resp, err := c.client.Do(req)
+	if err != nil {
+		// Network errors, timeouts and cancellation: the message may go through later.
+		return notify.Retryable(fmt.Errorf("%s: %w", c.name, redact(err)), 0)
+	}
+	defer resp.Body.Close()
+	snippet := readSnippet(resp.Body)
+	// Drain a little more so the connection can be reused, without reading an endless body.
+	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return nil
+	}
+	err = fmt.Errorf("%s: unexpected status %s%s", c.name, resp.Status, quote(snippet))
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+		return notify.Retryable(err, RetryAfter(resp.Header.Get("Retry-After"), c.now()))
+	}
+	return err
+}
+
+// redact drops the URL from a *url.Error: webhook URLs of Slack, Teams and others carry
+// their secret in the path, and errors end up in logs and on the incident page.
+func redact(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("POST: %w", ue.Err)
+	}
+	return err
+}
+
+func readSnippet(r io.Reader) string {
+	b, _ := io.ReadAll(io.LimitReader(r, maxErrorBody+1))
+	truncated := len(b) > maxErrorBody
+	if truncated {
+		b = b[:maxErrorBody]
+		for len(b) > 0 && !utf8.Valid(b) {
+			b = b[:len(b)-1]
+		}
+	}
+	s := strings.TrimSpace(string(b))
+	if truncated {
+		s += "..."
+	}
+	return s
+}
+
+func quote(s string) string {
+	if s == "" {
+		return ""
+	}
+	return ": " + strconv.Quote(s)
+}
+
+// RetryAfter parses a Retry-After header value: delay seconds or an HTTP date. It returns
+// zero when the value is absent, malformed or in the past.
+func RetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return min(d.Round(time.Second), maxRetryAfter)
+		}
+	}
+	return 0
+}
+
+// maxRetryAfter caps an absurd Retry-After so one channel cannot park a notice for days.
+const maxRetryAfter = time.Hour

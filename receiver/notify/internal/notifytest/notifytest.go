@@ -1,0 +1,92 @@
+// Package notifytest holds what the channel tests share: a recording HTTP endpoint with
+// scripted answers and a sample message.
+package notifytest
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/siteward/siteward/receiver/notify"
+)
+
+// Response is one scripted answer.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   string
+}
+
+// Request is what the endpoint received.
+type Request struct {
+	Method string
+	Path   string
+	Header http.Header
+	Body   []byte
+}
+
+// Server is an httptest server that records every request and answers with the scripted
+// responses in order, then 200 OK.
+type Server struct {
+	*httptest.Server
+	mu        sync.Mutex
+	requests  []Request
+	responses []Response
+}
+
+// NewServer starts a recording server, closed when the test ends.
+func NewServer(t testing.TB, responses ...Response) *Server {
+	s := &Server{responses: responses}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.handle))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	s.mu.Lock()
+	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+	resp := Response{Status: http.StatusOK, Body: "ok"}
+	if len(s.responses) > 0 {
+		resp, s.responses = s.responses[0], s.responses[1:]
+	}
+	s.mu.Unlock()
+	for k, vs := range resp.Header {
+		w.Header()[k] = vs
+	}
+	w.WriteHeader(resp.Status)
+	_, _ = io.WriteString(w, resp.Body)
+}
+
+// Requests returns a copy of the requests received so far.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// Message returns a sample message of an open incident.
+func Message() *notify.Message {
+	return &notify.Message{
+		ID:       "inc-42/notice.initial/1",
+		Event:    notify.EventClientInitial,
+		Audience: notify.AudienceClient,
+		Subject:  "Investigating: shop.acme.example is down",
+		Text:     "We have detected an issue affecting your website and are currently investigating. We will provide an update within 30 minutes.",
+		Incident: notify.Incident{
+			ID:          "inc-42",
+			Client:      "acme",
+			Sites:       []string{"shop", "blog"},
+			FailureType: "ssl",
+			Severity:    "critical",
+			State:       "investigating",
+			Owner:       "alice",
+			URL:         "https://siteward.example/incidents/inc-42",
+			StartedAt:   time.Date(2026, 11, 27, 20, 0, 0, 0, time.UTC),
+		},
+		CreatedAt: time.Date(2026, 11, 27, 20, 5, 0, 0, time.UTC),
+	}
+}
