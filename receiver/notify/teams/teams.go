@@ -1,40 +1,176 @@
-// Package teams is the teams channel (work in progress: configuration accepted, delivery not yet).
+// Package teams is the Microsoft Teams channel: an Adaptive Card posted to a Teams workflow
+// webhook (Power Automate's "When a Teams webhook request is received" trigger), wrapped in
+// the `attachments` envelope those workflows expect.
 package teams
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"strings"
+	"time"
 
+	commoncfg "github.com/prometheus/common/config"
 	"gopkg.in/yaml.v3"
 
 	"github.com/siteward/siteward/receiver/notify"
 	"github.com/siteward/siteward/receiver/notify/internal/chanconfig"
+	"github.com/siteward/siteward/receiver/notify/internal/httpnotify"
 )
 
-// Config configures the teams channel.
-type Config struct{}
+// Config configures the Teams channel.
+type Config struct {
+	// WebhookURL is the workflow's HTTP POST URL (a secret: its signature authorises posting).
+	WebhookURL     commoncfg.Secret `yaml:"webhook_url,omitempty"`
+	WebhookURLFile string           `yaml:"webhook_url_file,omitempty"`
+	// Timeout bounds one delivery attempt (default 10s).
+	Timeout    time.Duration               `yaml:"timeout,omitempty"`
+	HTTPConfig *commoncfg.HTTPClientConfig `yaml:"http_config,omitempty"`
+}
 
-// UnmarshalYAML decodes strictly.
+// UnmarshalYAML decodes strictly and validates.
 func (c *Config) UnmarshalYAML(node *yaml.Node) error {
 	type plain Config
 	p := plain{}
 	if err := chanconfig.Decode(node, &p); err != nil {
-		return err
+		return fmt.Errorf("teams: %w", err)
 	}
 	*c = Config(p)
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("teams: %w", err)
+	}
 	return nil
 }
 
-// Notifier delivers messages on teams.
-type Notifier struct{}
-
-// New returns a teams notifier.
-func New(cfg *Config, logger *slog.Logger) (*Notifier, error) {
-	return nil, errors.New("teams: not implemented yet")
+// Validate checks the configuration. Errors name the key.
+func (c *Config) Validate() error {
+	if err := chanconfig.CheckSecret("webhook_url", c.WebhookURL, c.WebhookURLFile, true); err != nil {
+		return err
+	}
+	if _, err := chanconfig.URLSecret("webhook_url", c.WebhookURL, c.WebhookURLFile); err != nil {
+		return err
+	}
+	if c.Timeout < 0 {
+		return errors.New("timeout: must not be negative")
+	}
+	return nil
 }
 
-// Notify delivers m.
+// Notifier posts Adaptive Cards to a Teams workflow webhook.
+type Notifier struct {
+	cfg    Config
+	client *httpnotify.Client
+	logger *slog.Logger
+}
+
+// New returns a Teams notifier.
+func New(cfg *Config, logger *slog.Logger) (*Notifier, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("teams: %w", err)
+	}
+	client, err := httpnotify.New("teams", cfg.HTTPConfig, cfg.Timeout)
+	if err != nil {
+		return nil, fmt.Errorf("teams: %w", err)
+	}
+	return &Notifier{cfg: *cfg, client: client, logger: logger}, nil
+}
+
+// Payload is the envelope a Teams workflow webhook accepts.
+type Payload struct {
+	Type        string       `json:"type"`
+	Attachments []Attachment `json:"attachments"`
+}
+
+// Attachment carries one Adaptive Card.
+type Attachment struct {
+	ContentType string  `json:"contentType"`
+	ContentURL  *string `json:"contentUrl"`
+	Content     Card    `json:"content"`
+}
+
+// Card is an Adaptive Card (schema 1.4, the version Teams renders).
+type Card struct {
+	Schema  string           `json:"$schema"`
+	Type    string           `json:"type"`
+	Version string           `json:"version"`
+	Body    []map[string]any `json:"body"`
+	Actions []map[string]any `json:"actions,omitempty"`
+	MSTeams map[string]any   `json:"msteams"`
+}
+
+// Color returns the Adaptive Card text colour of an event's title.
+func Color(e notify.Event) string {
+	switch e {
+	case notify.EventIncidentResolved, notify.EventClientResolved:
+		return "Good"
+	case notify.EventClientUpdate, notify.EventPostmortemDue:
+		return "Warning"
+	default:
+		return "Attention"
+	}
+}
+
+// BuildPayload renders m as an Adaptive Card.
+func BuildPayload(m *notify.Message) Payload {
+	body := []map[string]any{
+		{"type": "TextBlock", "text": m.Subject, "weight": "Bolder", "size": "Medium", "color": Color(m.Event), "wrap": true},
+		{"type": "TextBlock", "text": m.Text, "wrap": true},
+	}
+	var facts []map[string]string
+	add := func(title, value string) {
+		if value != "" {
+			facts = append(facts, map[string]string{"title": title, "value": value})
+		}
+	}
+	inc := &m.Incident
+	add("Client", inc.Client)
+	add("Sites", strings.Join(inc.Sites, ", "))
+	add("Severity", inc.Severity)
+	add("State", inc.State)
+	add("Failure type", inc.FailureType)
+	add("Owner", inc.Owner)
+	if inc.Drill {
+		add("Drill", "yes: a practice incident")
+	}
+	if len(facts) > 0 {
+		body = append(body, map[string]any{"type": "FactSet", "facts": facts})
+	}
+	card := Card{
+		Schema:  "http://adaptivecards.io/schemas/adaptive-card.json",
+		Type:    "AdaptiveCard",
+		Version: "1.4",
+		Body:    body,
+		MSTeams: map[string]any{"width": "Full"},
+	}
+	if inc.URL != "" {
+		card.Actions = []map[string]any{{"type": "Action.OpenUrl", "title": "Open incident", "url": inc.URL}}
+	}
+	return Payload{
+		Type: "message",
+		Attachments: []Attachment{{
+			ContentType: "application/vnd.microsoft.card.adaptive",
+			Content:     card,
+		}},
+	}
+}
+
+// Notify posts m. The webhook URL is read on every call, so a rotated URL file needs no
+// reload.
 func (n *Notifier) Notify(ctx context.Context, m *notify.Message) error {
-	return errors.New("teams: not implemented yet")
+	url, err := chanconfig.URLSecret("webhook_url", n.cfg.WebhookURL, n.cfg.WebhookURLFile)
+	if err != nil {
+		return fmt.Errorf("teams: %w", err)
+	}
+	body, err := json.Marshal(BuildPayload(m))
+	if err != nil {
+		return fmt.Errorf("teams: encoding payload: %w", err)
+	}
+	if err := n.client.Post(ctx, url, body, http.Header{"Content-Type": {"application/json"}}); err != nil {
+		return err
+	}
+	n.logger.Debug("notice delivered", "id", m.ID, "event", string(m.Event))
+	return nil
 }

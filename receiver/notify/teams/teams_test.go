@@ -1,0 +1,132 @@
+package teams
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	commoncfg "github.com/prometheus/common/config"
+	"gopkg.in/yaml.v3"
+
+	"github.com/siteward/siteward/receiver/notify"
+	"github.com/siteward/siteward/receiver/notify/internal/notifytest"
+)
+
+func TestConfigInvalid(t *testing.T) {
+	for file, want := range map[string]string{
+		"missing_url.yml":      "teams: webhook_url or webhook_url_file is required",
+		"both_url.yml":         "teams: at most one of webhook_url and webhook_url_file may be set",
+		"relative_url.yml":     "teams: webhook_url: scheme must be http or https",
+		"unknown_key.yml":      `teams: line 2: unknown key "card_version"`,
+		"negative_timeout.yml": "teams: timeout: must not be negative",
+	} {
+		t.Run(file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", "invalid", file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cfg Config
+			dec := yaml.NewDecoder(bytes.NewReader(data))
+			dec.KnownFields(true)
+			err = dec.Decode(&cfg)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("error %v, want it to contain %q", err, want)
+			}
+		})
+	}
+}
+
+func TestPayload(t *testing.T) {
+	srv := notifytest.NewServer(t, notifytest.Response{Status: http.StatusAccepted})
+	n, err := New(&Config{WebhookURL: commoncfg.Secret(srv.URL + "/workflows/abc/triggers/manual/paths/invoke")}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := notifytest.Message()
+	m.Event = notify.EventIncidentResolved
+	m.Incident.Drill = true
+	if err := n.Notify(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("got %d requests, want 1", len(reqs))
+	}
+	want := `{
+	  "type": "message",
+	  "attachments": [{
+	    "contentType": "application/vnd.microsoft.card.adaptive",
+	    "contentUrl": null,
+	    "content": {
+	      "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+	      "type": "AdaptiveCard",
+	      "version": "1.4",
+	      "body": [
+	        {"type": "TextBlock", "text": "Investigating: shop.acme.example is down", "weight": "Bolder", "size": "Medium", "color": "Good", "wrap": true},
+	        {"type": "TextBlock", "text": "We have detected an issue affecting your website and are currently investigating. We will provide an update within 30 minutes.", "wrap": true},
+	        {"type": "FactSet", "facts": [
+	          {"title": "Client", "value": "acme"},
+	          {"title": "Sites", "value": "shop, blog"},
+	          {"title": "Severity", "value": "critical"},
+	          {"title": "State", "value": "investigating"},
+	          {"title": "Failure type", "value": "ssl"},
+	          {"title": "Owner", "value": "alice"},
+	          {"title": "Drill", "value": "yes: a practice incident"}
+	        ]}
+	      ],
+	      "actions": [{"type": "Action.OpenUrl", "title": "Open incident", "url": "https://siteward.example/incidents/inc-42"}],
+	      "msteams": {"width": "Full"}
+	    }
+	  }]
+	}`
+	var got, wantV any
+	if err := json.Unmarshal(reqs[0].Body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(want), &wantV); err != nil {
+		t.Fatal(err)
+	}
+	gb, _ := json.MarshalIndent(got, "", " ")
+	wb, _ := json.MarshalIndent(wantV, "", " ")
+	if !bytes.Equal(gb, wb) {
+		t.Fatalf("payload mismatch\ngot:  %s\nwant: %s", gb, wb)
+	}
+}
+
+func TestClassification(t *testing.T) {
+	srv := notifytest.NewServer(t,
+		notifytest.Response{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {"11"}}},
+		notifytest.Response{Status: http.StatusBadGateway},
+		notifytest.Response{Status: http.StatusBadRequest, Body: `{"error":{"code":"InvalidRequestContent"}}`},
+	)
+	n, err := New(&Config{WebhookURL: commoncfg.Secret(srv.URL)}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []struct {
+		retryable bool
+		after     time.Duration
+		msg       string
+	}{
+		{true, 11 * time.Second, "teams: unexpected status 429 Too Many Requests"},
+		{true, 0, "teams: unexpected status 502 Bad Gateway"},
+		{false, 0, `teams: unexpected status 400 Bad Request: "{\"error\":{\"code\":\"InvalidRequestContent\"}}"`},
+	} {
+		err := n.Notify(context.Background(), notifytest.Message())
+		ok, after := notify.IsRetryable(err)
+		if err == nil || ok != want.retryable || after != want.after || err.Error() != want.msg {
+			t.Errorf("attempt %d: %v (retryable %v, after %v); want %q (retryable %v, after %v)",
+				i+1, err, ok, after, want.msg, want.retryable, want.after)
+		}
+	}
+	if err := n.Notify(context.Background(), notifytest.Message()); err != nil {
+		t.Fatalf("after recovery: %v", err)
+	}
+}
