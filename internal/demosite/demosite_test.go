@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	exporterconfig "github.com/siteward/siteward/exporter/config"
 )
 
 func startServer(t *testing.T) *Server {
@@ -250,5 +252,21 @@ func TestExporterConfig(t *testing.T) {
 	}
 	if _, err := s.ExporterConfig(ExporterConfigOptions{}); err == nil {
 		t.Error("ExporterConfig without a CA file succeeded")
+	}
+}
+
+// The written configuration must load in siteward-exporter itself, strictly.
+func TestExporterConfigLoadsInExporter(t *testing.T) {
+	s := startServer(t)
+	out, err := s.ExporterConfig(ExporterConfigOptions{CAFile: "/run/demo/ca.pem"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := exporterconfig.Parse(strings.NewReader(string(out)))
+	if err != nil {
+		t.Fatalf("exporter rejects the demo config: %v\n%s", err, out)
+	}
+	if len(cfg.Clients) != 2 || len(cfg.Clients[0].Sites) != 3 {
+		t.Errorf("exporter sees clients %+v", cfg.Clients)
 	}
 }
