@@ -1,0 +1,244 @@
+package prober
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/siteward/siteward/exporter/config"
+	"github.com/siteward/siteward/internal/dnstest"
+)
+
+// moduleFromYAML parses one module the way the exporter loads it, so defaults apply.
+func moduleFromYAML(t testing.TB, body string) config.Module {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("modules:\n  m:\n")
+	for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
+		b.WriteString("    " + line + "\n")
+	}
+	cfg, err := config.Parse(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatalf("module: %v\n%s", err, b.String())
+	}
+	return cfg.Modules["m"]
+}
+
+// gathered maps each metric of a registry to its samples: label string ("" when none) -> value.
+func gathered(t testing.TB, registry *prometheus.Registry) map[string]map[string]float64 {
+	t.Helper()
+	mfs, err := registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]float64{}
+	for _, mf := range mfs {
+		samples := map[string]float64{}
+		for _, m := range mf.GetMetric() {
+			samples[labelString(m)] = m.GetGauge().GetValue()
+		}
+		out[mf.GetName()] = samples
+	}
+	return out
+}
+
+func labelString(m *dto.Metric) string {
+	parts := make([]string, 0, len(m.GetLabel()))
+	for _, l := range m.GetLabel() {
+		parts = append(parts, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+	}
+	return strings.Join(parts, ",")
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// startTLS starts an HTTPS test server presenting cert.
+func startTLS(t testing.TB, handler http.Handler, cert tls.Certificate) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(handler)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func startHTTP(t testing.TB, handler http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(handler)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// urlFor returns scheme://name:port/path for a test server reached through the test DNS zone.
+func urlFor(srv *httptest.Server, name, path string) string {
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	scheme := "http"
+	if srv.TLS != nil {
+		scheme = "https"
+	}
+	return fmt.Sprintf("%s://%s:%s%s", scheme, name, port, path)
+}
+
+func status(code int) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(code) })
+}
+
+func text(body string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, body) })
+}
+
+// TestHTTPFailureClassification probes real local targets (HTTP and HTTPS servers with
+// certificates made here, a local DNS server) and checks probe_success and the failure type
+// and reason for every case the issue lists.
+func TestHTTPFailureClassification(t *testing.T) {
+	zone := dnstest.Start(t)
+	for _, name := range []string{"ok", "tls", "wrongname", "expired", "future", "selfsigned"} {
+		zone.Add(t, name+".siteward.test. 60 IN A 127.0.0.1")
+	}
+	zone.SetRcode("missing.siteward.test.", dns.RcodeNameError)
+
+	ca := newTestCA(t)
+	now := time.Now()
+	validCert, _ := ca.leaf(t, now.Add(-time.Hour), now.Add(90*24*time.Hour), "tls.siteward.test")
+	wrongNameCert, _ := ca.leaf(t, now.Add(-time.Hour), now.Add(90*24*time.Hour), "other.siteward.test")
+	expiredCert, expiredLeaf := ca.leaf(t, now.Add(-60*24*time.Hour), now.Add(-24*time.Hour), "expired.siteward.test")
+	futureCert, futureLeaf := ca.leaf(t, now.Add(24*time.Hour), now.Add(90*24*time.Hour), "future.siteward.test")
+	selfSignedCert, selfSignedLeaf := (*testCA)(nil).leaf(t, now.Add(-time.Hour), now.Add(30*24*time.Hour), "selfsigned.siteward.test")
+
+	okHTTP := startHTTP(t, text("all systems operational"))
+	unavailable := startHTTP(t, status(http.StatusServiceUnavailable))
+	notFound := startHTTP(t, status(http.StatusNotFound))
+	slow := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // answers only after the probe gave up
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	}))
+	var loop *httptest.Server
+	loop = startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/again", http.StatusFound)
+	}))
+	withHeader := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-Maintenance", "on")
+		fmt.Fprint(w, "ok")
+	}))
+	tlsOK := startTLS(t, text("secure"), validCert)
+	tlsWrongName := startTLS(t, text("x"), wrongNameCert)
+	tlsExpired := startTLS(t, text("x"), expiredCert)
+	tlsFuture := startTLS(t, text("x"), futureCert)
+	tlsSelfSigned := startTLS(t, text("x"), selfSignedCert)
+
+	// A port with nothing listening: listen, note the port, close.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+
+	trustCA := fmt.Sprintf("http:\n  tls_config:\n    ca: %q", ca.pem)
+	cases := []struct {
+		name        string
+		target      string
+		module      string
+		timeout     time.Duration
+		wantType    FailureType
+		wantReason  Reason
+		wantExpiry  time.Time // probe_ssl_earliest_cert_expiry, when set
+		wantMetrics map[string]float64
+	}{
+		{name: "ok", target: urlFor(okHTTP, "ok.siteward.test", "/"), module: "prober: http",
+			wantMetrics: map[string]float64{"probe_http_status_code": 200, "probe_ip_protocol": 4, "probe_http_ssl": 0}},
+		{name: "https ok", target: urlFor(tlsOK, "tls.siteward.test", "/"), module: "prober: http\n" + trustCA,
+			wantMetrics: map[string]float64{"probe_http_status_code": 200, "probe_http_ssl": 1}},
+		{name: "http 503", target: urlFor(unavailable, "ok.siteward.test", "/"), module: "prober: http",
+			wantType: FailureHTTP, wantReason: ReasonHTTPStatus, wantMetrics: map[string]float64{"probe_http_status_code": 503}},
+		{name: "http 404", target: urlFor(notFound, "ok.siteward.test", "/"), module: "prober: http",
+			wantType: FailureHTTP, wantReason: ReasonHTTPStatus, wantMetrics: map[string]float64{"probe_http_status_code": 404}},
+		{name: "slower than the timeout", target: urlFor(slow, "ok.siteward.test", "/"), module: "prober: http",
+			timeout: 300 * time.Millisecond, wantType: FailureTimeout, wantReason: ReasonResponseTimeout},
+		{name: "expired certificate", target: urlFor(tlsExpired, "expired.siteward.test", "/"), module: "prober: http\n" + trustCA,
+			wantType: FailureSSL, wantReason: ReasonTLSExpired, wantExpiry: expiredLeaf.NotAfter},
+		{name: "certificate not yet valid", target: urlFor(tlsFuture, "future.siteward.test", "/"), module: "prober: http\n" + trustCA,
+			wantType: FailureSSL, wantReason: ReasonTLSNotYetValid, wantExpiry: futureLeaf.NotAfter},
+		{name: "hostname mismatch", target: urlFor(tlsWrongName, "wrongname.siteward.test", "/"), module: "prober: http\n" + trustCA,
+			wantType: FailureSSL, wantReason: ReasonTLSHostnameMismatch},
+		{name: "self-signed certificate", target: urlFor(tlsSelfSigned, "selfsigned.siteward.test", "/"), module: "prober: http\n" + trustCA,
+			wantType: FailureSSL, wantReason: ReasonTLSUntrusted, wantExpiry: selfSignedLeaf.NotAfter},
+		{name: "name does not resolve", target: "http://missing.siteward.test/", module: "prober: http",
+			wantType: FailureDNS, wantReason: ReasonDNSNXDomain},
+		{name: "connection refused", target: fmt.Sprintf("http://ok.siteward.test:%d/", closedPort), module: "prober: http",
+			wantType: FailureConnect, wantReason: ReasonConnectionRefused},
+		{name: "body does not match", target: urlFor(okHTTP, "ok.siteward.test", "/"),
+			module:   "prober: http\nhttp:\n  fail_if_body_not_matches_regexp: [\"healthy\"]",
+			wantType: FailureContent, wantReason: ReasonBodyNotMatchedRegexp, wantMetrics: map[string]float64{"probe_failed_due_to_regex": 1}},
+		{name: "body matches", target: urlFor(okHTTP, "ok.siteward.test", "/"),
+			module:   "prober: http\nhttp:\n  fail_if_body_matches_regexp: [\"operational\"]",
+			wantType: FailureContent, wantReason: ReasonBodyMatchedRegexp, wantMetrics: map[string]float64{"probe_failed_due_to_regex": 1}},
+		{name: "header matches", target: urlFor(withHeader, "ok.siteward.test", "/"),
+			module:   "prober: http\nhttp:\n  fail_if_header_matches: [{header: X-Maintenance, regexp: \"on\"}]",
+			wantType: FailureContent, wantReason: ReasonHeaderMatchedRegexp},
+		{name: "too many redirects", target: urlFor(loop, "ok.siteward.test", "/"), module: "prober: http",
+			wantType: FailureHTTP, wantReason: ReasonTooManyRedirects, wantMetrics: map[string]float64{"probe_http_status_code": 302, "probe_http_redirects": 11}},
+		{name: "redirect not followed", target: urlFor(loop, "ok.siteward.test", "/"), module: "prober: http\nhttp:\n  no_follow_redirects: true",
+			wantType: FailureHTTP, wantReason: ReasonHTTPStatus, wantMetrics: map[string]float64{"probe_http_status_code": 302}},
+		{name: "ssl required", target: urlFor(okHTTP, "ok.siteward.test", "/"), module: "prober: http\nhttp:\n  fail_if_not_ssl: true",
+			wantType: FailureSSL, wantReason: ReasonSSLRequired},
+		{name: "http version", target: urlFor(okHTTP, "ok.siteward.test", "/"), module: "prober: http\nhttp:\n  valid_http_versions: [\"HTTP/2.0\"]",
+			wantType: FailureHTTP, wantReason: ReasonHTTPVersion, wantMetrics: map[string]float64{"probe_http_version": 1.1}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			timeout := tc.timeout
+			if timeout == 0 {
+				timeout = 5 * time.Second
+			}
+			ctx, cancel := context.WithTimeout(WithResolver(context.Background(), zone.Resolver()), timeout)
+			defer cancel()
+			registry := prometheus.NewRegistry()
+			var result Result
+			success := ProbeHTTP(ctx, tc.target, moduleFromYAML(t, tc.module), registry, &result, testLogger(t))
+
+			gotType, gotReason, failed := result.Failure()
+			if success != (tc.wantType == "") {
+				t.Errorf("success = %v, want %v (failure %s/%s)", success, tc.wantType == "", gotType, gotReason)
+			}
+			if gotType != tc.wantType || gotReason != tc.wantReason {
+				t.Errorf("failure = %s/%s (recorded %v), want %s/%s", gotType, gotReason, failed, tc.wantType, tc.wantReason)
+			}
+			metrics := gathered(t, registry)
+			for name, want := range tc.wantMetrics {
+				if got, ok := metrics[name][""]; !ok || got != want {
+					t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
+				}
+			}
+			if !tc.wantExpiry.IsZero() {
+				got, ok := metrics["probe_ssl_earliest_cert_expiry"][""]
+				if !ok || int64(got) != tc.wantExpiry.Unix() {
+					t.Errorf("probe_ssl_earliest_cert_expiry = %v (present %v), want %d", got, ok, tc.wantExpiry.Unix())
+				}
+			}
+		})
+	}
+}
