@@ -100,10 +100,10 @@ func (t *transport) clientTrace() *httptrace.ClientTrace {
 				}
 			})
 		},
-		ConnectDone:       func(_, _ string, _ error) { t.record(func(r *roundTripTrace) { r.connectDone = now() }) },
-		GotConn:           func(httptrace.GotConnInfo) { t.record(func(r *roundTripTrace) { r.gotConn = now() }) },
-		TLSHandshakeStart: func() { t.record(func(r *roundTripTrace) { r.tlsStart = now() }) },
-		TLSHandshakeDone:  func(tls.ConnectionState, error) { t.record(func(r *roundTripTrace) { r.tlsDone = now() }) },
+		ConnectDone:          func(_, _ string, _ error) { t.record(func(r *roundTripTrace) { r.connectDone = now() }) },
+		GotConn:              func(httptrace.GotConnInfo) { t.record(func(r *roundTripTrace) { r.gotConn = now() }) },
+		TLSHandshakeStart:    func() { t.record(func(r *roundTripTrace) { r.tlsStart = now() }) },
+		TLSHandshakeDone:     func(tls.ConnectionState, error) { t.record(func(r *roundTripTrace) { r.tlsDone = now() }) },
 		GotFirstResponseByte: func() { t.record(func(r *roundTripTrace) { r.responseStart = now() }) },
 	}
 }
