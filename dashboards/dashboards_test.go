@@ -186,6 +186,85 @@ func TestCorePanels(t *testing.T) {
 	}
 }
 
+// knownMetrics are the series the dashboards may read: blackbox_exporter's probe metrics and
+// the siteward metrics of the shared contract. A misspelt metric name parses as PromQL and
+// silently returns nothing, so every name used must be in this list or be a recording rule
+// of rules/.
+var knownMetrics = []string{
+	"probe_success", "probe_duration_seconds", "probe_dns_lookup_time_seconds", "probe_ip_protocol",
+	"probe_http_status_code", "probe_http_duration_seconds", "probe_http_content_length",
+	"probe_http_redirects", "probe_http_ssl", "probe_http_version", "probe_ssl_earliest_cert_expiry",
+	"probe_ssl_last_chain_expiry_timestamp_seconds", "probe_tls_version_info",
+	"probe_failure_info", "probe_attempts",
+	"siteward_exporter_config_last_reload_successful", "siteward_exporter_config_last_reload_success_timestamp_seconds",
+	"siteward_exporter_probes_total", "siteward_exporter_probes_refused_total", "siteward_exporter_build_info",
+	"siteward_incidents_open", "siteward_notices_total", "siteward_webhook_requests_total",
+	"siteward_outbox_pending", "siteward_postmortems_overdue", "siteward_watchdog_last_seen_timestamp_seconds",
+	"siteward_incident_time_to_acknowledge_seconds_bucket", "siteward_incident_time_to_first_notice_seconds_bucket",
+	"siteward_incident_time_to_resolve_seconds_bucket",
+}
+
+// metricName matches the metric names the dashboards can use: siteward's and blackbox's
+// prefixes, and recording rules (level:metric:operations).
+var metricName = regexp.MustCompile(`\b(?:probe_\w+|siteward_\w+|\w+:\w+:\w+)\b`)
+
+func recordingRules(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(testutil.RepoRoot(), "rules", "*.rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rf struct {
+			Groups []struct {
+				Rules []struct {
+					Record string `yaml:"record"`
+				} `yaml:"rules"`
+			} `yaml:"groups"`
+		}
+		if err := yaml.Unmarshal(b, &rf); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, g := range rf.Groups {
+			for _, r := range g.Rules {
+				if r.Record != "" {
+					names = append(names, r.Record)
+				}
+			}
+		}
+	}
+	return names
+}
+
+func TestMetricNamesKnown(t *testing.T) {
+	known := map[string]bool{}
+	for _, n := range append(knownMetrics, recordingRules(t)...) {
+		known[n] = true
+	}
+	qs, err := Queries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := 0
+	for _, q := range qs {
+		for _, name := range metricName.FindAllString(q.Expr, -1) {
+			used++
+			if !known[name] {
+				t.Errorf("%s panel %d %q query %s reads %s, which is neither a contract metric nor a recording rule in rules/",
+					q.DashboardUID, q.PanelID, q.PanelTitle, q.RefID, name)
+			}
+		}
+	}
+	if used == 0 {
+		t.Error("found no metric names in the queries")
+	}
+}
+
 func TestExpand(t *testing.T) {
 	for _, tc := range []struct {
 		expr, want, wantErr string
