@@ -1,0 +1,238 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	commoncfg "github.com/prometheus/common/config"
+	"gopkg.in/yaml.v3"
+
+	"github.com/siteward/siteward/receiver/notify"
+	"github.com/siteward/siteward/receiver/notify/internal/notifytest"
+)
+
+func decode(t *testing.T, data []byte) (*Config, error) {
+	t.Helper()
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	return &cfg, dec.Decode(&cfg)
+}
+
+func TestConfigInvalid(t *testing.T) {
+	for file, want := range map[string]string{
+		"missing_url.yml":         "webhook: url or url_file is required",
+		"both_url.yml":            "webhook: at most one of url and url_file may be set",
+		"bad_url.yml":             "webhook: url: scheme must be http or https",
+		"both_secret.yml":         "webhook: at most one of secret and secret_file may be set",
+		"missing_secret_file.yml": "webhook: secret_file: reading secret",
+		"reserved_header.yml":     `webhook: headers: "X-Siteward-Signature": set by siteward, cannot be overridden`,
+		"bad_header.yml":          `webhook: headers: "Bad Header": not a valid header name`,
+		"unknown_event.yml":       `webhook: events[1]: unknown event "monitor.up"`,
+		"unknown_key.yml":         `webhook: line 2: unknown key "signing_secret"`,
+		"negative_timeout.yml":    "webhook: timeout: must not be negative",
+	} {
+		t.Run(file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", "invalid", file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := decode(t, data); err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("error %v, want it to contain %q", err, want)
+			}
+		})
+	}
+}
+
+func TestConfigSecretsNotPrinted(t *testing.T) {
+	cfg, err := decode(t, []byte("url: https://hooks.example.org/h?token=URLTOKEN\nsecret: HMACKEY\nheaders: {X-Api-Key: APIKEY}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"URLTOKEN", "HMACKEY", "APIKEY"} {
+		if strings.Contains(string(out), s) {
+			t.Errorf("marshalled config exposes %s:\n%s", s, out)
+		}
+	}
+}
+
+// hmacHex computes the expected signature independently of Sign.
+func hmacHex(secret string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+func TestPayloadSignatureAndHeaders(t *testing.T) {
+	srv := notifytest.NewServer(t)
+	cfg, err := decode(t, []byte("url: "+srv.URL+"/siteward\nsecret_file: testdata/secret.txt\nheaders: {X-Api-Key: k-123}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := notifytest.Message()
+	if err := n.Notify(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("got %d requests, want 1", len(reqs))
+	}
+	r := reqs[0]
+	for k, want := range map[string]string{
+		"Content-Type":         "application/json",
+		"X-Siteward-Event":     "notice.initial",
+		"X-Siteward-Delivery":  "inc-42/notice.initial/1",
+		"X-Siteward-Signature": "sha256=" + hmacHex("s3cr3t", r.Body),
+		"X-Api-Key":            "k-123",
+	} {
+		if got := r.Header.Get(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	if !Verify("s3cr3t", r.Body, r.Header.Get(HeaderSignature)) {
+		t.Error("Verify rejects the signature the channel sent")
+	}
+	if Verify("wrong", r.Body, r.Header.Get(HeaderSignature)) || Verify("s3cr3t", append(r.Body, ' '), r.Header.Get(HeaderSignature)) {
+		t.Error("Verify accepts a wrong secret or a changed body")
+	}
+	want := `{
+	  "version": "1",
+	  "id": "inc-42/notice.initial/1",
+	  "event": "notice.initial",
+	  "alias": "monitor.down",
+	  "audience": "client",
+	  "subject": "Investigating: shop.acme.example is down",
+	  "text": "We have detected an issue affecting your website and are currently investigating. We will provide an update within 30 minutes.",
+	  "created_at": "2026-11-27T20:05:00Z",
+	  "incident": {
+	    "id": "inc-42",
+	    "client": "acme",
+	    "sites": ["shop", "blog"],
+	    "failure_type": "ssl",
+	    "severity": "critical",
+	    "state": "investigating",
+	    "owner": "alice",
+	    "drill": false,
+	    "url": "https://siteward.example/incidents/inc-42",
+	    "started_at": "2026-11-27T20:00:00Z"
+	  }
+	}`
+	var got, wantV any
+	if err := json.Unmarshal(r.Body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(want), &wantV); err != nil {
+		t.Fatal(err)
+	}
+	gb, _ := json.MarshalIndent(got, "", " ")
+	wb, _ := json.MarshalIndent(wantV, "", " ")
+	if !bytes.Equal(gb, wb) {
+		t.Fatalf("payload mismatch\ngot:  %s\nwant: %s", gb, wb)
+	}
+}
+
+func TestUnsignedWithoutSecret(t *testing.T) {
+	srv := notifytest.NewServer(t)
+	n, err := New(&Config{URL: commoncfg.Secret(srv.URL)}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Notify(context.Background(), notifytest.Message()); err != nil {
+		t.Fatal(err)
+	}
+	if sig := srv.Requests()[0].Header.Get(HeaderSignature); sig != "" {
+		t.Fatalf("unsigned channel sent %s: %q", HeaderSignature, sig)
+	}
+}
+
+func TestAlias(t *testing.T) {
+	for e, want := range map[notify.Event]string{
+		notify.EventIncidentOpened:    AliasDown,
+		notify.EventClientInitial:     AliasDown,
+		notify.EventIncidentResolved:  AliasRecovery,
+		notify.EventClientResolved:    AliasRecovery,
+		notify.EventIncidentReopened:  "",
+		notify.EventClientUpdate:      "",
+		notify.EventIncidentEscalated: "",
+	} {
+		if got := Alias(e); got != want {
+			t.Errorf("Alias(%s) = %q, want %q", e, got, want)
+		}
+	}
+}
+
+func TestEventsFilter(t *testing.T) {
+	srv := notifytest.NewServer(t)
+	n, err := New(&Config{URL: commoncfg.Secret(srv.URL), Events: []string{AliasDown, AliasRecovery, string(notify.EventIncidentEscalated)}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []notify.Event{notify.EventIncidentOpened, notify.EventClientUpdate, notify.EventIncidentEscalated, notify.EventIncidentResolved, notify.EventPostmortemDue} {
+		m := notifytest.Message()
+		m.Event = e
+		if err := n.Notify(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for _, r := range srv.Requests() {
+		got = append(got, r.Header.Get(HeaderEvent))
+	}
+	if want := "incident.opened incident.escalated incident.resolved"; strings.Join(got, " ") != want {
+		t.Fatalf("sent %v, want %s", got, want)
+	}
+}
+
+func TestClassification(t *testing.T) {
+	srv := notifytest.NewServer(t,
+		notifytest.Response{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {time.Now().Add(time.Hour + time.Minute).UTC().Format(http.TimeFormat)}}},
+		notifytest.Response{Status: http.StatusServiceUnavailable, Header: http.Header{"Retry-After": {"30"}}},
+		notifytest.Response{Status: http.StatusUnauthorized, Body: "bad token"},
+	)
+	n, err := New(&Config{URL: commoncfg.Secret(srv.URL)}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []struct {
+		retryable bool
+		after     time.Duration
+		msg       string
+	}{
+		{true, time.Hour, "webhook: unexpected status 429 Too Many Requests"}, // an HTTP date an hour away, capped
+		{true, 30 * time.Second, "webhook: unexpected status 503 Service Unavailable"},
+		{false, 0, `webhook: unexpected status 401 Unauthorized: "bad token"`},
+	} {
+		err := n.Notify(context.Background(), notifytest.Message())
+		ok, after := notify.IsRetryable(err)
+		if err == nil || ok != want.retryable || after != want.after || err.Error() != want.msg {
+			t.Errorf("attempt %d: %v (retryable %v, after %v); want %q (retryable %v, after %v)",
+				i+1, err, ok, after, want.msg, want.retryable, want.after)
+		}
+	}
+	if err := n.Notify(context.Background(), notifytest.Message()); err != nil {
+		t.Fatalf("after recovery: %v", err)
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 4 || reqs[0].Header.Get(HeaderDelivery) != reqs[3].Header.Get(HeaderDelivery) {
+		t.Fatalf("want 4 attempts with the same delivery ID, got %d", len(reqs))
+	}
+}
