@@ -10,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/siteward/siteward/internal/testutil"
+	receiverconfig "github.com/siteward/siteward/receiver/config"
 )
 
 var testAddrs = addrs{
@@ -111,4 +112,19 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// The fast tests' receiver configuration must be one the receiver accepts.
+func TestFastReceiverConfigIsValid(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := receiverconfig.Parse([]byte(fastReceiverConfig("acme", "globex")(dir)), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Timers.FirstNoticeDelay != firstNoticeDelay || cfg.Timers.ResolveQuietWindow != resolveAfter {
+		t.Errorf("timers = %+v", cfg.Timers)
+	}
+	if len(cfg.Clients) != 2 || !cfg.Clients[1].PublicStatusPage {
+		t.Errorf("clients = %+v", cfg.Clients)
+	}
 }

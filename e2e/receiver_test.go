@@ -18,8 +18,9 @@ const (
 	resolveAfter     = 4 * time.Second  // quiet window in monitoring before resolved
 )
 
-// fastReceiverConfig is the receiver configuration of the fast tests: the log channel for the
-// team and every client, short timers, and the tokens Alertmanager and the test use.
+// fastReceiverConfig is the receiver configuration of the fast tests (receiver/config format):
+// the log channel for the team and every client, short timers, and the tokens Alertmanager and
+// the test use. The on-call rotation is the default one-person rotation.
 func fastReceiverConfig(clients ...string) func(dir string) string {
 	return func(dir string) string {
 		var b strings.Builder
@@ -33,12 +34,12 @@ channels:
 team:
   channels: [team-log]
 timers:
-  first_client_notice: %s
-  resolve_after: %s
+  first_notice_delay: %s
+  resolve_quiet_window: %s
 clients:
 `, webhookToken, apiToken, firstNoticeDelay, resolveAfter)
 		for _, c := range clients {
-			fmt.Fprintf(&b, "  - name: %s\n    public: true\n    channels: [client-log]\n", c)
+			fmt.Fprintf(&b, "  - name: %s\n    public_status_page: true\n    channels: [client-log]\n", c)
 		}
 		return b.String()
 	}
