@@ -31,6 +31,7 @@ type Server struct {
 	rcodes  map[string]int      // forced response code by lower-case FQDN
 	delays  map[string]time.Duration
 	queries int
+	last    *dns.Msg
 }
 
 // Start starts a server on a free loopback port and stops it when the test ends.
@@ -173,6 +174,17 @@ func (s *Server) Queries() int {
 	return s.queries
 }
 
+// LastQuery returns a copy of the last query the server received (nil before the first), so
+// a test can check its flags.
+func (s *Server) LastQuery() *dns.Msg {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last == nil {
+		return nil
+	}
+	return s.last.Copy()
+}
+
 // Resolver returns a Go resolver that sends every query to this server, whatever the system's
 // resolv.conf says.
 func (s *Server) Resolver() *net.Resolver {
@@ -201,6 +213,7 @@ func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 
 	s.mu.Lock()
 	s.queries++
+	s.last = req.Copy()
 	delay := s.delays[name]
 	rcode, forced := s.rcodes[name]
 	if forced {
