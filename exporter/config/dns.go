@@ -50,9 +50,6 @@ type DNSRRValidator struct {
 	failIfMatches, failIfAllMatch, failIfNotMatches, failIfNoneMatches []*regexp.Regexp
 }
 
-// SetDefaults sets blackbox_exporter's defaults, for a module without a `dns:` section.
-func (s *DNSProbe) SetDefaults() { *s = DefaultDNSProbe }
-
 // UnmarshalYAML applies blackbox_exporter's defaults and validates the section, so that a
 // module that could never probe (unknown query type, rcode, transport) fails at load time.
 func (s *DNSProbe) UnmarshalYAML(unmarshal func(any) error) error {

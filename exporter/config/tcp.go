@@ -48,9 +48,6 @@ type Label struct {
 // ExpectRegexp returns the compiled Expect, or nil when the step expects nothing.
 func (qr *QueryResponse) ExpectRegexp() *regexp.Regexp { return qr.expect }
 
-// SetDefaults sets blackbox_exporter's defaults, for a module without a `tcp:` section.
-func (s *TCPProbe) SetDefaults() { *s = DefaultTCPProbe }
-
 // UnmarshalYAML applies blackbox_exporter's defaults and validates the section. It uses the
 // function form so that the caller's strict decoding (unknown keys are errors) carries over.
 func (s *TCPProbe) UnmarshalYAML(unmarshal func(any) error) error {

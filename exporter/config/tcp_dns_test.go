@@ -68,8 +68,7 @@ func TestTCPSectionValid(t *testing.T) {
 }
 
 func TestTCPDefaults(t *testing.T) {
-	var s TCPProbe
-	s.SetDefaults()
+	s := DefaultTCPProbe
 	if !s.IPProtocolFallback {
 		t.Error("ip_protocol_fallback defaults to false, want true as in blackbox_exporter")
 	}
@@ -113,8 +112,7 @@ func TestDNSSectionValid(t *testing.T) {
 }
 
 func TestDNSDefaults(t *testing.T) {
-	var s DNSProbe
-	s.SetDefaults()
+	s := DefaultDNSProbe
 	if !s.Recursion || !s.IPProtocolFallback || s.TransportProtocol != "udp" {
 		t.Errorf("defaults = %+v, want recursion, fallback, udp", s)
 	}
