@@ -28,16 +28,16 @@ const MaxFirstNoticeDelay = 15 * time.Minute
 // Config is the whole file.
 type Config struct {
 	// IncidentKeyLabels are the alert labels that make one incident (default client, site).
-	IncidentKeyLabels []string          `yaml:"incident_key_labels,omitempty"`
-	Channels          []channels.Config `yaml:"channels,omitempty"`
-	Team              Team              `yaml:"team,omitempty"`
-	Clients           []Client          `yaml:"clients,omitempty"`
-	OnCall            OnCall            `yaml:"oncall,omitempty"`
-	Timers            Timers            `yaml:"timers,omitempty"`
-	Templates         Templates         `yaml:"templates,omitempty"`
+	IncidentKeyLabels []string           `yaml:"incident_key_labels,omitempty"`
+	Channels          []channels.Config  `yaml:"channels,omitempty"`
+	Team              Team               `yaml:"team,omitempty"`
+	Clients           []Client           `yaml:"clients,omitempty"`
+	OnCall            OnCall             `yaml:"oncall,omitempty"`
+	Timers            Timers             `yaml:"timers,omitempty"`
+	Templates         Templates          `yaml:"templates,omitempty"`
 	Runbooks          map[string]Runbook `yaml:"runbooks,omitempty"`
-	API               API               `yaml:"api,omitempty"`
-	Outbox            Outbox            `yaml:"outbox,omitempty"`
+	API               API                `yaml:"api,omitempty"`
+	Outbox            Outbox             `yaml:"outbox,omitempty"`
 }
 
 // Team is the responders' side.

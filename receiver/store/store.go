@@ -91,7 +91,8 @@ type Incident struct {
 	Labels          map[string]string `json:"labels"` // the incident-key labels
 	Alerts          []Alert           `json:"alerts"`
 	Assessment      Assessment        `json:"assessment"`
-	StartedAt       time.Time         `json:"started_at"`
+	StartedAt       time.Time         `json:"started_at"`  // earliest firing alert's startsAt
+	DetectedAt      time.Time         `json:"detected_at"` // when the receiver opened it
 	UpdatedAt       time.Time         `json:"updated_at"`
 	FirstNoticeAt   time.Time         `json:"first_notice_at,omitzero"` // client's first notice enqueued
 	RecoveredAt     time.Time         `json:"recovered_at,omitzero"`    // all alerts resolved (monitoring)
