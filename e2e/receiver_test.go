@@ -153,5 +153,11 @@ func (p *pipeline) incident(id string) (incident, string) {
 	if err := json.Unmarshal(body, &inc); err != nil {
 		return nil, fmt.Sprintf("GET /api/v1/incidents/%s: %v: %s", id, err, truncate(body))
 	}
+	// {"incident": {...}, "timeline": [...], "notices": [...]}: lift the incident's fields.
+	if nested, ok := inc["incident"].(map[string]any); ok {
+		for k, v := range nested {
+			inc[k] = v
+		}
+	}
 	return inc, string(body)
 }

@@ -92,8 +92,7 @@ if [ -n "$token_file" ]; then
   case "$token_file" in /*) ;; *) token_file="$repo/$token_file" ;; esac
   if [ ! -s "$token_file" ]; then
     mkdir -p "$(dirname "$token_file")" 2>/dev/null || die "cannot create $(dirname "$token_file") for the webhook token that alertmanager.yml expects; create it (sudo mkdir -p $(dirname "$token_file") && sudo chown $(id -un) $(dirname "$token_file")) and run again"
-    head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$token_file"
-    chmod 600 "$token_file"
+    (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '\n=' >"$token_file")
     echo "demo: wrote the webhook bearer token to $token_file" >&2
   fi
 fi
@@ -111,9 +110,14 @@ start exporter "$bin/siteward-exporter" \
   --dns.resolver="$dns_addr"
 wait_ready exporter "http://127.0.0.1:9115/-/ready"
 
-# The receiver with a small config: the log channel (its default), both demo clients with a
-# public status page, and a first client notice after one minute so the demo shows it soon.
-cat >"$run/receiver.yml" <<'EOF'
+# The receiver with a small config: the log channel (its default), the webhook token
+# Alertmanager sends (it then guards every /api/v1 call), both demo clients with a public
+# status page, and a first client notice after one minute so the demo shows it soon.
+{
+  if [ -n "$token_file" ]; then
+    printf 'api:\n  token_files: ["%s"]\n' "$token_file"
+  fi
+  cat <<'EOF'
 timers:
   first_notice_delay: 1m
   resolve_quiet_window: 2m
@@ -123,6 +127,7 @@ clients:
   - name: globex
     public_status_page: true
 EOF
+} >"$run/receiver.yml"
 receiver_args=(--config.file="$run/receiver.yml" --storage.path="$run/receiver.db" --web.listen-address=:9096)
 if "$bin/siteward-receiver" --help 2>&1 | grep -q -- '--prometheus.url'; then
   receiver_args+=(--prometheus.url=http://localhost:9090)
@@ -151,6 +156,7 @@ siteward demo is running (logs in .demo/*.log). Open:
   Prometheus        http://localhost:9090/alerts
   Alertmanager      http://localhost:9093
   Exporter targets  http://localhost:9115/sd
+  Receiver API      curl -H "Authorization: Bearer \$(cat ${token_file#"$repo/"})" http://localhost:9096/api/v1/incidents
   Demo sites        http://localhost:$demo_port/         (sites, targets and their current mode)
 
 Break a site (modes: 503 404 timeout expired-cert refused dns body), then watch the alert in
