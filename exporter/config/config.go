@@ -184,7 +184,10 @@ func tidyYAMLError(err error) error {
 		if j := strings.Index(e, " in type "); j >= 0 {
 			e = e[:j]
 		}
-		msgs[i] = strings.Replace(e, ": field ", ": unknown key ", 1)
+		if strings.Contains(e, ": field ") && strings.HasSuffix(e, " not found") {
+			e = strings.TrimSuffix(strings.Replace(e, ": field ", ": unknown key ", 1), " not found")
+		}
+		msgs[i] = e
 	}
 	return errors.New(strings.Join(msgs, "; "))
 }

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/siteward/siteward/internal/testutil"
+)
+
+func TestConfigCheck(t *testing.T) {
+	bin := testutil.BuildBinary(t, "siteward-exporter")
+	testdata := filepath.Join(testutil.RepoRoot(), "exporter", "config", "testdata")
+	cases := []struct {
+		file     string
+		wantCode int
+		wantOut  string
+	}{
+		{filepath.Join(testdata, "valid.yml"), 0, "config OK (3 modules, 1 clients, 2 sites"},
+		{filepath.Join(testutil.RepoRoot(), "examples", "exporter.yml"), 0, "config OK"},
+		{filepath.Join(testdata, "invalid_unknown_http_key.yml"), 1, `module "http_2xx": line 5: unknown key valid_status_code`},
+		{filepath.Join(testdata, "invalid_site_unknown_module.yml"), 1, `unknown module "http_post"`},
+		{filepath.Join(t.TempDir(), "missing.yml"), 1, "no such file"},
+	}
+	for _, tc := range cases {
+		t.Run(filepath.Base(tc.file), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			cmd := exec.Command(bin, "--config.check", "--config.file", tc.file)
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			code := 0
+			var exitErr *exec.ExitError
+			if errors.As(err, &exitErr) {
+				code = exitErr.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.wantCode {
+				t.Errorf("exit code %d, want %d; stderr: %s", code, tc.wantCode, stderr.String())
+			}
+			if out := stdout.String() + stderr.String(); !strings.Contains(out, tc.wantOut) {
+				t.Errorf("output %q does not contain %q", out, tc.wantOut)
+			}
+		})
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// waitFor polls until check succeeds or ten seconds pass.
+func waitFor(t *testing.T, what string, check func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !check() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func httpGet(u string) (int, string, error) {
+	resp, err := http.Get(u)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
+}
+
+// TestServe runs the real binary: probes, own metrics, reload by SIGHUP and by POST.
+func TestServe(t *testing.T) {
+	bin := testutil.BuildBinary(t, "siteward-exporter")
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") }))
+	defer target.Close()
+
+	cfgPath := filepath.Join(t.TempDir(), "exporter.yml")
+	writeConfig := func(sites ...string) {
+		var b strings.Builder
+		b.WriteString("modules:\n  http_2xx:\n    prober: http\n    http:\n      preferred_ip_protocol: ip4\nclients:\n  - name: acme\n    sites:\n")
+		for _, s := range sites {
+			fmt.Fprintf(&b, "      - {name: %s, target: %q}\n", s, target.URL+"/"+s)
+		}
+		if err := os.WriteFile(cfgPath, []byte(b.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeConfig("shop")
+
+	addr := freePort(t)
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, "--config.file", cfgPath, "--web.listen-address", addr, "--log.level", "debug")
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("exporter log:\n%s", logs.String())
+		}
+	})
+	base := "http://" + addr
+	waitFor(t, "/-/healthy", func() bool { code, _, err := httpGet(base + "/-/healthy"); return err == nil && code == 200 })
+
+	probe := func(site string) (int, string) {
+		code, body, err := httpGet(base + "/probe?" + url.Values{"target": {target.URL + "/" + site}}.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return code, body
+	}
+	if code, body := probe("shop"); code != 200 || !strings.Contains(body, "probe_success 1\n") {
+		t.Errorf("probe of an inventory site: %d\n%s", code, body)
+	}
+	if code, _ := probe("blog"); code != http.StatusForbidden {
+		t.Errorf("probe of a site outside the inventory: %d, want 403", code)
+	}
+
+	_, metrics, err := httpGet(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"siteward_exporter_build_info{", "siteward_exporter_config_last_reload_successful 1",
+		"siteward_exporter_probes_refused_total 1", `siteward_exporter_probes_total{module="http_2xx",result="success"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
+	// SIGHUP reloads: the new site becomes probeable.
+	writeConfig("shop", "blog")
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the reloaded inventory in /sd", func() bool {
+		_, sd, err := httpGet(base + "/sd")
+		return err == nil && strings.Contains(sd, `"site":"blog"`)
+	})
+	if code, body := probe("blog"); code != 200 || !strings.Contains(body, "probe_success 1\n") {
+		t.Errorf("probe after SIGHUP reload: %d\n%s", code, body)
+	}
+
+	// /-/reload: POST only.
+	if code, _, err := httpGet(base + "/-/reload"); err != nil || code != http.StatusMethodNotAllowed {
+		t.Errorf("GET /-/reload = %d, %v; want 405", code, err)
+	}
+	resp, err := http.Post(base+"/-/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("POST /-/reload = %d, want 200", resp.StatusCode)
+	}
+}
