@@ -30,22 +30,28 @@ import (
 // replica is one receiver process: its own connection pool, its own lifetime.
 type replica struct {
 	name  string
-	store *postgres.Store
+	store store.Store
 	ctx   context.Context
 	kill  context.CancelFunc
 }
 
 var errReplicaDown = errors.New("replica is down")
 
-func startReplica(t *testing.T, name, url string) *replica {
-	t.Helper()
+// startReplica opens a PostgreSQL store on url for a new replica.
+func startReplica(tb testing.TB, name, url string) *replica {
+	tb.Helper()
 	s, err := postgres.Open(context.Background(), url, promslog.NewNopLogger())
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	return newReplica(tb, name, s)
+}
+
+// newReplica runs a replica on s; s is closed when the test ends.
+func newReplica(tb testing.TB, name string, s store.Store) *replica {
+	tb.Cleanup(func() { s.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	tb.Cleanup(cancel)
 	return &replica{name: name, store: s, ctx: ctx, kill: cancel}
 }
 
