@@ -89,8 +89,10 @@ func chooseProtocol(ctx context.Context, ipProtocol string, fallback bool, targe
 			probeIPAddrHash.Set(ipHash(ips[0]))
 			return &net.IPAddr{IP: ips[0]}, 0, nil
 		}
-		if err == nil {
-			err = ErrNoAddress
+		if err == nil || nameExists(ctx, resolver, err, target) {
+			// Go reports "no such host" for a name without records of this protocol too;
+			// tell that apart from a name that does not exist.
+			err = fmt.Errorf("%s has no %s address: %w", target, ipProtocol, ErrNoAddress)
 		}
 		logger.Error("Resolution with IP protocol failed", "target", target, "ip_protocol", ipProtocol, "err", err)
 		return nil, 0, err
@@ -123,7 +125,23 @@ func chooseProtocol(ctx context.Context, ipProtocol string, fallback bool, targe
 	return fallbackIP, 0, nil
 }
 
+// nameExists reports, after a lookup for one IP protocol failed with "not found", whether the
+// name has addresses of any protocol. It costs a second lookup, on failure only.
+func nameExists(ctx context.Context, resolver *net.Resolver, err error, target string) bool {
+	var dnsErr *net.DNSError
+	if !errors.As(err, &dnsErr) || !dnsErr.IsNotFound {
+		return false
+	}
+	addrs, lookupErr := resolver.LookupIPAddr(ctx, target)
+	return lookupErr == nil && len(addrs) > 0
+}
+
+// ipHash hashes the address in its shortest form (4 bytes for IPv4) whatever form the
+// resolver returned, so the value is stable and equals blackbox_exporter's.
 func ipHash(ip net.IP) float64 {
+	if ip4 := ip.To4(); ip4 != nil {
+		ip = ip4
+	}
 	h := fnv.New32a()
 	h.Write(ip)
 	return float64(h.Sum32())
