@@ -19,8 +19,12 @@ import (
 	"github.com/siteward/siteward/receiver/store"
 )
 
-// ErrResolved: the action needs an open incident.
-var ErrResolved = errors.New("incident is resolved")
+var (
+	// ErrResolved: the action needs an open incident.
+	ErrResolved = errors.New("incident is resolved")
+	// ErrInvalid: the event's input is wrong (missing text, unknown note kind).
+	ErrInvalid = errors.New("invalid input")
+)
 
 // Settings are the lifecycle's knobs, from the config.
 type Settings struct {
@@ -311,7 +315,7 @@ func (m *machine) apply(ev Event) error {
 		m.log(e.Actor, "acknowledged", "Acknowledged by %s", e.Actor)
 	case Assign:
 		if e.Owner == "" {
-			return errors.New("owner is required")
+			return fmt.Errorf("%w: owner is required", ErrInvalid)
 		}
 		if e.Owner == m.inc.Owner {
 			return nil
@@ -320,17 +324,17 @@ func (m *machine) apply(ev Event) error {
 		m.log(e.Actor, "assigned", "Owner set to %s", e.Owner)
 	case Note:
 		if strings.TrimSpace(e.Text) == "" {
-			return errors.New("text is required")
+			return fmt.Errorf("%w: text is required", ErrInvalid)
 		}
 		switch e.Kind {
 		case "", NoteKindNote, NoteKindAction, NoteKindNext:
 		default:
-			return fmt.Errorf("kind must be note, action or next, got %q", e.Kind)
+			return fmt.Errorf("%w: kind must be note, action or next, got %q", ErrInvalid, e.Kind)
 		}
 		m.log(e.Actor, cmpOr(e.Kind, NoteKindNote), "%s", e.Text)
 	case SetRootCause:
 		if strings.TrimSpace(e.Text) == "" {
-			return errors.New("text is required")
+			return fmt.Errorf("%w: text is required", ErrInvalid)
 		}
 		m.inc.RootCause = e.Text
 		if m.inc.State == store.StateInvestigating {
