@@ -31,6 +31,7 @@ import (
 
 	"github.com/siteward/siteward/receiver/notify"
 	"github.com/siteward/siteward/receiver/notify/internal/chanconfig"
+	"github.com/siteward/siteward/receiver/notify/internal/render"
 )
 
 // STARTTLS modes.
@@ -155,6 +156,11 @@ func New(cfg *Config, logger *slog.Logger) (*Notifier, error) {
 	c := *cfg
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("email: %w", err)
+	}
+	if c.AuthPasswordFile != "" {
+		if _, err := chanconfig.ReadSecret("", c.AuthPasswordFile); err != nil {
+			return nil, fmt.Errorf("email: auth_password_file: %w", err)
+		}
 	}
 	host, _, _ := net.SplitHostPort(c.Smarthost)
 	tlsCfg, err := commoncfg.NewTLSConfig(&c.TLSConfig)
@@ -439,39 +445,14 @@ func writeQP(w interface{ Write([]byte) (int, error) }, s string) error {
 	return qp.Close()
 }
 
-// facts lists the incident fields shown under the text. Clients see what a status page
-// shows; the team also sees severity, failure type, owner and drill.
-func facts(m *notify.Message) [][2]string {
-	inc := &m.Incident
-	var fs [][2]string
-	add := func(k, v string) {
-		if v != "" {
-			fs = append(fs, [2]string{k, v})
-		}
-	}
-	add("Sites", strings.Join(inc.Sites, ", "))
-	add("State", inc.State)
-	if m.Audience != notify.AudienceClient {
-		add("Client", inc.Client)
-		add("Severity", inc.Severity)
-		add("Failure type", inc.FailureType)
-		add("Owner", inc.Owner)
-		add("Incident", inc.ID)
-		if inc.Drill {
-			add("Drill", "yes: a practice incident")
-		}
-	}
-	return fs
-}
-
 func textBody(m *notify.Message) string {
 	var b strings.Builder
 	b.WriteString(strings.TrimRight(m.Text, "\n"))
 	b.WriteString("\n")
-	if fs := facts(m); len(fs) > 0 {
+	if fs := render.Facts(m); len(fs) > 0 {
 		b.WriteString("\n")
 		for _, f := range fs {
-			fmt.Fprintf(&b, "%s: %s\n", f[0], f[1])
+			fmt.Fprintf(&b, "%s: %s\n", f.Title, f.Value)
 		}
 	}
 	if m.Incident.URL != "" {
@@ -486,7 +467,7 @@ var htmlTemplate = template.Must(template.New("mail").Parse(`<!DOCTYPE html>
 <h2>{{.Subject}}</h2>
 {{range .Paragraphs}}<p>{{.}}</p>
 {{end}}{{if .Facts}}<table>
-{{range .Facts}}<tr><th align="left">{{index . 0}}</th><td>{{index . 1}}</td></tr>
+{{range .Facts}}<tr><th align="left">{{.Title}}</th><td>{{.Value}}</td></tr>
 {{end}}</table>
 {{end}}{{if .URL}}<p><a href="{{.URL}}">{{.URL}}</a></p>
 {{end}}</body></html>
@@ -503,7 +484,7 @@ func htmlBody(m *notify.Message) (string, error) {
 	err := htmlTemplate.Execute(&b, map[string]any{
 		"Subject":    m.Subject,
 		"Paragraphs": paragraphs,
-		"Facts":      facts(m),
+		"Facts":      render.Facts(m),
 		"URL":        m.Incident.URL,
 	})
 	return b.String(), err

@@ -24,20 +24,19 @@ import (
 
 func TestConfigInvalid(t *testing.T) {
 	for file, want := range map[string]string{
-		"missing_smarthost.yml":     "email: smarthost is required",
-		"smarthost_no_port.yml":     `email: smarthost: "smtp.example.org" must be host:port`,
-		"missing_from.yml":          "email: from is required",
-		"bad_from.yml":              `email: from: "not an address"`,
-		"missing_to.yml":            "email: to: at least one address is required",
-		"bad_to.yml":                `email: to[1]: "ops@"`,
-		"bad_starttls.yml":          `email: starttls: must be required, opportunistic or none, got "always"`,
-		"both_passwords.yml":        "email: at most one of auth_password and auth_password_file may be set",
-		"password_no_user.yml":      "email: auth_username is required when other auth_* keys are set",
-		"bad_mechanism.yml":         `email: auth_mechanism: must be PLAIN or LOGIN, got "CRAM-MD5"`,
-		"auth_in_clear.yml":         "email: auth_username: credentials would be sent in clear text",
-		"unknown_key.yml":           `email: line 4: unknown key "subject"`,
-		"unknown_tls_key.yml":       `email: line 5: unknown key "verify" in tls_config`,
-		"missing_password_file.yml": "email: auth_password_file: reading secret",
+		"missing_smarthost.yml": "email: smarthost is required",
+		"smarthost_no_port.yml": `email: smarthost: "smtp.example.org" must be host:port`,
+		"missing_from.yml":      "email: from is required",
+		"bad_from.yml":          `email: from: "not an address"`,
+		"missing_to.yml":        "email: to: at least one address is required",
+		"bad_to.yml":            `email: to[1]: "ops@"`,
+		"bad_starttls.yml":      `email: starttls: must be required, opportunistic or none, got "always"`,
+		"both_passwords.yml":    "email: at most one of auth_password and auth_password_file may be set",
+		"password_no_user.yml":  "email: auth_username is required when other auth_* keys are set",
+		"bad_mechanism.yml":     `email: auth_mechanism: must be PLAIN or LOGIN, got "CRAM-MD5"`,
+		"auth_in_clear.yml":     "email: auth_username: credentials would be sent in clear text",
+		"unknown_key.yml":       `email: line 4: unknown key "subject"`,
+		"unknown_tls_key.yml":   `email: line 5: unknown key "verify" in tls_config`,
 	} {
 		t.Run(file, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join("testdata", "invalid", file))
@@ -69,6 +68,14 @@ func TestConfigDefaultsAndSecret(t *testing.T) {
 	}
 	if strings.Contains(string(out), "HUNTER2") {
 		t.Errorf("marshalled config exposes the password:\n%s", out)
+	}
+}
+
+func TestNewMissingPasswordFile(t *testing.T) {
+	_, err := New(&Config{Smarthost: "localhost:25", From: "a@example.org", To: []string{"b@example.org"},
+		AuthUsername: "u", AuthPasswordFile: filepath.Join(t.TempDir(), "nope")}, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "email: auth_password_file: reading secret") {
+		t.Fatalf("got %v", err)
 	}
 }
 

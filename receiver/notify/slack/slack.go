@@ -18,6 +18,7 @@ import (
 	"github.com/siteward/siteward/receiver/notify"
 	"github.com/siteward/siteward/receiver/notify/internal/chanconfig"
 	"github.com/siteward/siteward/receiver/notify/internal/httpnotify"
+	"github.com/siteward/siteward/receiver/notify/internal/render"
 )
 
 // Config configures the Slack channel.
@@ -55,8 +56,10 @@ func (c *Config) Validate() error {
 	if err := chanconfig.CheckSecret("webhook_url", c.WebhookURL, c.WebhookURLFile, true); err != nil {
 		return err
 	}
-	if _, err := chanconfig.URLSecret("webhook_url", c.WebhookURL, c.WebhookURLFile); err != nil {
-		return err
+	if c.WebhookURL != "" {
+		if _, err := chanconfig.URLSecret("webhook_url", c.WebhookURL, ""); err != nil {
+			return err
+		}
 	}
 	if c.IconURL != "" {
 		if err := chanconfig.CheckURL(c.IconURL); err != nil {
@@ -82,6 +85,9 @@ type Notifier struct {
 // New returns a Slack notifier.
 func New(cfg *Config, logger *slog.Logger) (*Notifier, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("slack: %w", err)
+	}
+	if _, err := chanconfig.URLSecret("webhook_url", cfg.WebhookURL, cfg.WebhookURLFile); err != nil {
 		return nil, fmt.Errorf("slack: %w", err)
 	}
 	client, err := httpnotify.New("slack", cfg.HTTPConfig, cfg.Timeout)
@@ -128,10 +134,10 @@ const (
 
 // Color returns the side-bar colour of an event.
 func Color(e notify.Event) string {
-	switch e {
-	case notify.EventIncidentResolved, notify.EventClientResolved:
+	switch render.ToneOf(e) {
+	case render.ToneResolved:
 		return ColorResolved
-	case notify.EventClientUpdate, notify.EventPostmortemDue:
+	case render.ToneProgress:
 		return ColorProgress
 	default:
 		return ColorProblem
@@ -162,7 +168,7 @@ func (n *Notifier) BuildPayload(m *notify.Message) Payload {
 			Color:    Color(m.Event),
 			Fallback: m.Subject,
 			Text:     escape(m.Text),
-			Fields:   fields(&m.Incident),
+			Fields:   fields(m),
 			Footer:   footer,
 			TS:       ts,
 			MrkdwnIn: []string{"text"},
@@ -170,19 +176,11 @@ func (n *Notifier) BuildPayload(m *notify.Message) Payload {
 	}
 }
 
-func fields(inc *notify.Incident) []Field {
+func fields(m *notify.Message) []Field {
 	var fs []Field
-	add := func(title, value string) {
-		if value != "" {
-			fs = append(fs, Field{Title: title, Value: escape(value), Short: true})
-		}
+	for _, f := range render.Facts(m) {
+		fs = append(fs, Field{Title: f.Title, Value: escape(f.Value), Short: true})
 	}
-	add("Client", inc.Client)
-	add("Sites", strings.Join(inc.Sites, ", "))
-	add("Severity", inc.Severity)
-	add("State", inc.State)
-	add("Failure type", inc.FailureType)
-	add("Owner", inc.Owner)
 	return fs
 }
 

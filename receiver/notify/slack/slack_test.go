@@ -34,8 +34,6 @@ func TestConfigInvalid(t *testing.T) {
 		"bad_scheme.yml":              "slack: webhook_url: scheme must be http or https",
 		"unknown_key.yml":             `slack: line 2: unknown key "colour"`,
 		"unknown_http_config_key.yml": `slack: line 4: unknown key "insecure" in http_config.tls_config`,
-		"missing_file.yml":            "slack: webhook_url_file: reading secret",
-		"empty_file.yml":              "slack: webhook_url_file: secret file testdata/empty.txt is empty",
 		"two_icons.yml":               "slack: at most one of icon_emoji and icon_url may be set",
 		"negative_timeout.yml":        "slack: timeout: must not be negative",
 		"bad_timeout.yml":             "cannot unmarshal !!str `soon` into time.Duration",
@@ -67,6 +65,19 @@ func TestConfigSecretNotPrinted(t *testing.T) {
 	}
 }
 
+func TestNewURLFileErrors(t *testing.T) {
+	for file, want := range map[string]string{
+		"testdata/does-not-exist": "slack: reading secret: open testdata/does-not-exist",
+		"testdata/empty.txt":      "slack: secret file testdata/empty.txt is empty",
+		"testdata/ftp-url.txt":    "slack: webhook_url_file: scheme must be http or https",
+	} {
+		_, err := New(&Config{WebhookURLFile: file}, slog.New(slog.DiscardHandler))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %q", file, err, want)
+		}
+	}
+}
+
 func newNotifier(t *testing.T, cfg *Config) *Notifier {
 	t.Helper()
 	n, err := New(cfg, slog.New(slog.DiscardHandler))
@@ -85,6 +96,8 @@ func TestPayload(t *testing.T) {
 		IconEmoji:  ":rotating_light:",
 	})
 	m := notifytest.Message()
+	m.Audience = notify.AudienceTeam
+	m.Event = notify.EventIncidentOpened
 	m.Text = "Checkout fails: <TLS> & more"
 	if err := n.Notify(context.Background(), m); err != nil {
 		t.Fatal(err)
@@ -106,14 +119,15 @@ func TestPayload(t *testing.T) {
 	    "fallback": "Investigating: shop.acme.example is down",
 	    "text": "Checkout fails: &lt;TLS&gt; &amp; more",
 	    "fields": [
-	      {"title": "Client", "value": "acme", "short": true},
 	      {"title": "Sites", "value": "shop, blog", "short": true},
-	      {"title": "Severity", "value": "critical", "short": true},
 	      {"title": "State", "value": "investigating", "short": true},
+	      {"title": "Client", "value": "acme", "short": true},
+	      {"title": "Severity", "value": "critical", "short": true},
 	      {"title": "Failure type", "value": "ssl", "short": true},
-	      {"title": "Owner", "value": "alice", "short": true}
+	      {"title": "Owner", "value": "alice", "short": true},
+	      {"title": "Incident", "value": "inc-42", "short": true}
 	    ],
-	    "footer": "siteward · notice.initial",
+	    "footer": "siteward · incident.opened",
 	    "ts": 1795809900,
 	    "mrkdwn_in": ["text"]
 	  }]
@@ -157,7 +171,6 @@ func TestDrillAndNoURL(t *testing.T) {
 	m := notifytest.Message()
 	m.Incident.URL = ""
 	m.Incident.Drill = true
-	m.Incident.Owner = ""
 	p := n.BuildPayload(m)
 	if p.Text != "*Investigating: shop.acme.example is down*" {
 		t.Errorf("text = %q", p.Text)
@@ -165,9 +178,10 @@ func TestDrillAndNoURL(t *testing.T) {
 	if f := p.Attachments[0].Footer; f != "siteward · notice.initial · drill" {
 		t.Errorf("footer = %q", f)
 	}
+	// A client message shows what a status page shows, not who handles it or why.
 	for _, f := range p.Attachments[0].Fields {
-		if f.Title == "Owner" {
-			t.Errorf("empty owner shown: %+v", f)
+		if f.Title != "Sites" && f.Title != "State" {
+			t.Errorf("client message shows %+v", f)
 		}
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	commoncfg "github.com/prometheus/common/config"
@@ -19,6 +18,7 @@ import (
 	"github.com/siteward/siteward/receiver/notify"
 	"github.com/siteward/siteward/receiver/notify/internal/chanconfig"
 	"github.com/siteward/siteward/receiver/notify/internal/httpnotify"
+	"github.com/siteward/siteward/receiver/notify/internal/render"
 )
 
 // Config configures the Teams channel.
@@ -50,8 +50,10 @@ func (c *Config) Validate() error {
 	if err := chanconfig.CheckSecret("webhook_url", c.WebhookURL, c.WebhookURLFile, true); err != nil {
 		return err
 	}
-	if _, err := chanconfig.URLSecret("webhook_url", c.WebhookURL, c.WebhookURLFile); err != nil {
-		return err
+	if c.WebhookURL != "" {
+		if _, err := chanconfig.URLSecret("webhook_url", c.WebhookURL, ""); err != nil {
+			return err
+		}
 	}
 	if c.Timeout < 0 {
 		return errors.New("timeout: must not be negative")
@@ -69,6 +71,9 @@ type Notifier struct {
 // New returns a Teams notifier.
 func New(cfg *Config, logger *slog.Logger) (*Notifier, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("teams: %w", err)
+	}
+	if _, err := chanconfig.URLSecret("webhook_url", cfg.WebhookURL, cfg.WebhookURLFile); err != nil {
 		return nil, fmt.Errorf("teams: %w", err)
 	}
 	client, err := httpnotify.New("teams", cfg.HTTPConfig, cfg.Timeout)
@@ -103,10 +108,10 @@ type Card struct {
 
 // Color returns the Adaptive Card text colour of an event's title.
 func Color(e notify.Event) string {
-	switch e {
-	case notify.EventIncidentResolved, notify.EventClientResolved:
+	switch render.ToneOf(e) {
+	case render.ToneResolved:
 		return "Good"
-	case notify.EventClientUpdate, notify.EventPostmortemDue:
+	case render.ToneProgress:
 		return "Warning"
 	default:
 		return "Attention"
@@ -120,20 +125,8 @@ func BuildPayload(m *notify.Message) Payload {
 		{"type": "TextBlock", "text": m.Text, "wrap": true},
 	}
 	var facts []map[string]string
-	add := func(title, value string) {
-		if value != "" {
-			facts = append(facts, map[string]string{"title": title, "value": value})
-		}
-	}
-	inc := &m.Incident
-	add("Client", inc.Client)
-	add("Sites", strings.Join(inc.Sites, ", "))
-	add("Severity", inc.Severity)
-	add("State", inc.State)
-	add("Failure type", inc.FailureType)
-	add("Owner", inc.Owner)
-	if inc.Drill {
-		add("Drill", "yes: a practice incident")
+	for _, f := range render.Facts(m) {
+		facts = append(facts, map[string]string{"title": f.Title, "value": f.Value})
 	}
 	if len(facts) > 0 {
 		body = append(body, map[string]any{"type": "FactSet", "facts": facts})
@@ -145,8 +138,8 @@ func BuildPayload(m *notify.Message) Payload {
 		Body:    body,
 		MSTeams: map[string]any{"width": "Full"},
 	}
-	if inc.URL != "" {
-		card.Actions = []map[string]any{{"type": "Action.OpenUrl", "title": "Open incident", "url": inc.URL}}
+	if m.Incident.URL != "" {
+		card.Actions = []map[string]any{{"type": "Action.OpenUrl", "title": "Open incident", "url": m.Incident.URL}}
 	}
 	return Payload{
 		Type: "message",

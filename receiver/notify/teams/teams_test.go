@@ -51,6 +51,7 @@ func TestPayload(t *testing.T) {
 	}
 	m := notifytest.Message()
 	m.Event = notify.EventIncidentResolved
+	m.Audience = notify.AudienceTeam
 	m.Incident.Drill = true
 	if err := n.Notify(context.Background(), m); err != nil {
 		t.Fatal(err)
@@ -72,12 +73,13 @@ func TestPayload(t *testing.T) {
 	        {"type": "TextBlock", "text": "Investigating: shop.acme.example is down", "weight": "Bolder", "size": "Medium", "color": "Good", "wrap": true},
 	        {"type": "TextBlock", "text": "We have detected an issue affecting your website and are currently investigating. We will provide an update within 30 minutes.", "wrap": true},
 	        {"type": "FactSet", "facts": [
-	          {"title": "Client", "value": "acme"},
 	          {"title": "Sites", "value": "shop, blog"},
-	          {"title": "Severity", "value": "critical"},
 	          {"title": "State", "value": "investigating"},
+	          {"title": "Client", "value": "acme"},
+	          {"title": "Severity", "value": "critical"},
 	          {"title": "Failure type", "value": "ssl"},
 	          {"title": "Owner", "value": "alice"},
+	          {"title": "Incident", "value": "inc-42"},
 	          {"title": "Drill", "value": "yes: a practice incident"}
 	        ]}
 	      ],

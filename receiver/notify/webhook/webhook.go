@@ -102,8 +102,10 @@ func (c *Config) Validate() error {
 	if err := chanconfig.CheckSecret("url", c.URL, c.URLFile, true); err != nil {
 		return err
 	}
-	if _, err := chanconfig.URLSecret("url", c.URL, c.URLFile); err != nil {
-		return err
+	if c.URL != "" {
+		if _, err := chanconfig.URLSecret("url", c.URL, ""); err != nil {
+			return err
+		}
 	}
 	if err := chanconfig.CheckSecret("secret", c.Secret, c.SecretFile, false); err != nil {
 		return err
@@ -201,6 +203,14 @@ type Notifier struct {
 func New(cfg *Config, logger *slog.Logger) (*Notifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
+	}
+	if _, err := chanconfig.URLSecret("url", cfg.URL, cfg.URLFile); err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
+	}
+	if cfg.SecretFile != "" {
+		if _, err := chanconfig.ReadSecret("", cfg.SecretFile); err != nil {
+			return nil, fmt.Errorf("webhook: secret_file: %w", err)
+		}
 	}
 	client, err := httpnotify.New("webhook", cfg.HTTPConfig, cfg.Timeout)
 	if err != nil {

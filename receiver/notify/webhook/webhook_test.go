@@ -32,16 +32,15 @@ func decode(t *testing.T, data []byte) (*Config, error) {
 
 func TestConfigInvalid(t *testing.T) {
 	for file, want := range map[string]string{
-		"missing_url.yml":         "webhook: url or url_file is required",
-		"both_url.yml":            "webhook: at most one of url and url_file may be set",
-		"bad_url.yml":             "webhook: url: scheme must be http or https",
-		"both_secret.yml":         "webhook: at most one of secret and secret_file may be set",
-		"missing_secret_file.yml": "webhook: secret_file: reading secret",
-		"reserved_header.yml":     `webhook: headers: "X-Siteward-Signature": set by siteward, cannot be overridden`,
-		"bad_header.yml":          `webhook: headers: "Bad Header": not a valid header name`,
-		"unknown_event.yml":       `webhook: events[1]: unknown event "monitor.up"`,
-		"unknown_key.yml":         `webhook: line 2: unknown key "signing_secret"`,
-		"negative_timeout.yml":    "webhook: timeout: must not be negative",
+		"missing_url.yml":      "webhook: url or url_file is required",
+		"both_url.yml":         "webhook: at most one of url and url_file may be set",
+		"bad_url.yml":          "webhook: url: scheme must be http or https",
+		"both_secret.yml":      "webhook: at most one of secret and secret_file may be set",
+		"reserved_header.yml":  `webhook: headers: "X-Siteward-Signature": set by siteward, cannot be overridden`,
+		"bad_header.yml":       `webhook: headers: "Bad Header": not a valid header name`,
+		"unknown_event.yml":    `webhook: events[1]: unknown event "monitor.up"`,
+		"unknown_key.yml":      `webhook: line 2: unknown key "signing_secret"`,
+		"negative_timeout.yml": "webhook: timeout: must not be negative",
 	} {
 		t.Run(file, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join("testdata", "invalid", file))
@@ -52,6 +51,21 @@ func TestConfigInvalid(t *testing.T) {
 				t.Fatalf("error %v, want it to contain %q", err, want)
 			}
 		})
+	}
+}
+
+func TestNewFileErrors(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{URLFile: missing}, "webhook: reading secret: open " + missing},
+		{Config{URL: "https://hooks.example.org/", SecretFile: missing}, "webhook: secret_file: reading secret"},
+	} {
+		if _, err := New(&tc.cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("got %v, want %q", err, tc.want)
+		}
 	}
 }
 

@@ -142,17 +142,14 @@ func in(path string) string {
 }
 
 // CheckSecret validates a secret given as key (inline) or key_file: not both, and, when
-// required, one of them.
+// required, one of them. It does not read the file: relative paths are resolved against the
+// config file's directory (SetDirectory) after decoding, and the channel's New checks them.
 func CheckSecret(key string, value commoncfg.Secret, file string, required bool) error {
 	switch {
 	case value != "" && file != "":
 		return fmt.Errorf("at most one of %s and %s_file may be set", key, key)
 	case required && value == "" && file == "":
 		return fmt.Errorf("%s or %s_file is required", key, key)
-	case file != "":
-		if _, err := ReadSecret(value, file); err != nil {
-			return fmt.Errorf("%s_file: %w", key, err)
-		}
 	}
 	return nil
 }
