@@ -2,7 +2,12 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/promslog"
 
@@ -23,4 +28,111 @@ func openTestStore(t *testing.T) *Store {
 
 func TestStoreSuite(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openTestStore(t) })
+}
+
+func TestOpenErrors(t *testing.T) {
+	// A port nothing listens on: take a free one and close it.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	for _, tc := range []struct {
+		name, url, want string
+	}{
+		{"not a URL", "postgres://siteward:s3cret@127.0.0.1:notaport/x", "parse PostgreSQL URL"},
+		{"unknown sslmode", "postgres://siteward@127.0.0.1/x?sslmode=sometimes", "parse PostgreSQL URL"},
+		{"nothing listening", fmt.Sprintf("postgres://siteward@127.0.0.1:%d/x?sslmode=disable", closedPort), "connect to PostgreSQL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(context.Background(), tc.url, promslog.NewNopLogger())
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("err = %v reveals the password", err)
+			}
+		})
+	}
+}
+
+// TestClaimsAcrossReplicas: three stores (three replicas' pools) claim from one outbox and
+// one timer table at the same instant, repeatedly. SKIP LOCKED and the lease must hand each
+// notice and each timer to exactly one of them.
+func TestClaimsAcrossReplicas(t *testing.T) {
+	url := pgtest.Database(t)
+	ctx := context.Background()
+	var stores []*Store
+	for range 3 {
+		s, err := Open(ctx, url, promslog.NewNopLogger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		stores = append(stores, s)
+	}
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	const items = 300
+	err := stores[0].Update(ctx, func(tx store.Tx) error {
+		for i := range items {
+			if err := tx.EnqueueNotices(ctx, store.Notice{ID: fmt.Sprintf("n%03d", i), IncidentID: "i1", Channel: "log", CreatedAt: now}); err != nil {
+				return err
+			}
+			if err := tx.SetTimer(ctx, store.Timer{Subject: fmt.Sprintf("i%03d", i), Kind: store.TimerUpdate, DueAt: now}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var mu sync.Mutex
+	notices, timers := map[string][]string{}, map[string][]string{}
+	var wg sync.WaitGroup
+	for r, s := range stores {
+		owner := fmt.Sprintf("r%d", r)
+		wg.Go(func() {
+			for {
+				ns, err := s.ClaimNotices(ctx, owner, now, time.Minute, 7)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ts, err := s.ClaimTimers(ctx, owner, now, time.Minute, 7)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(ns) == 0 && len(ts) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, n := range ns {
+					notices[n.ID] = append(notices[n.ID], owner)
+				}
+				for _, tm := range ts {
+					timers[tm.Subject] = append(timers[tm.Subject], owner)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for what, claims := range map[string]map[string][]string{"notice": notices, "timer": timers} {
+		if len(claims) != items {
+			t.Errorf("%d %ss claimed, want %d", len(claims), what, items)
+		}
+		for id, owners := range claims {
+			if len(owners) != 1 {
+				t.Errorf("%s %s claimed by %v, want exactly one owner", what, id, owners)
+			}
+		}
+	}
 }
