@@ -80,6 +80,11 @@ modules:
     timeout: 5s
     http:
       preferred_ip_protocol: ip4
+  http_auth:
+    prober: http
+    http:
+      preferred_ip_protocol: ip4
+      basic_auth: {username: probe, password: hunter2}
   http_retry:
     prober: http
     retries: 3
@@ -207,6 +212,10 @@ func TestProbeHandler(t *testing.T) {
 			if !strings.Contains(body, want) {
 				t.Errorf("debug output lacks %q:\n%s", want, body)
 			}
+		}
+		_, body = get(t, probeURL(srv, target.URL+"/shop", "http_auth", "debug", "true"), nil)
+		if !strings.Contains(body, "password: <secret>") || strings.Contains(body, "hunter2") {
+			t.Errorf("debug output does not hide the password:\n%s", body)
 		}
 	})
 

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/siteward/siteward/internal/dnstest"
 	"github.com/siteward/siteward/internal/testutil"
 )
 
@@ -174,5 +175,53 @@ func TestServe(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("POST /-/reload = %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestDNSResolverFlag: with --dns.resolver the exporter resolves targets with that server, so a
+// name only the test's DNS server knows is probed, and one it answers NXDOMAIN for is reported
+// as dns/dns_nxdomain.
+func TestDNSResolverFlag(t *testing.T) {
+	bin := testutil.BuildBinary(t, "siteward-exporter")
+	zone := dnstest.Start(t)
+	zone.Add(t, "shop.siteward.test. 60 IN A 127.0.0.1")
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") }))
+	defer target.Close()
+	_, port, _ := net.SplitHostPort(target.Listener.Addr().String())
+
+	cfgPath := filepath.Join(t.TempDir(), "exporter.yml")
+	cfg := "modules:\n  http_2xx:\n    prober: http\n    http:\n      preferred_ip_protocol: ip4\nallowed_targets: [\"http://*.siteward.test:*\"]\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, "--config.file", cfgPath, "--web.listen-address", addr, "--dns.resolver", zone.Addr)
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("exporter log:\n%s", logs.String())
+		}
+	})
+	base := "http://" + addr
+	waitFor(t, "/-/healthy", func() bool { code, _, err := httpGet(base + "/-/healthy"); return err == nil && code == 200 })
+
+	for _, tc := range []struct{ host, want string }{
+		{"shop.siteward.test", "probe_success 1\n"},
+		{"missing.siteward.test", `probe_failure_info{failure_type="dns",reason="dns_nxdomain"} 1`},
+	} {
+		u := base + "/probe?" + url.Values{"target": {fmt.Sprintf("http://%s:%s/", tc.host, port)}}.Encode()
+		code, body, err := httpGet(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code != 200 || !strings.Contains(body, tc.want) {
+			t.Errorf("probe of %s: %d, want a body with %q:\n%s", tc.host, code, tc.want, body)
+		}
 	}
 }

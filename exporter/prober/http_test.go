@@ -2,7 +2,9 @@ package prober
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
@@ -240,5 +242,45 @@ func TestHTTPFailureClassification(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHTTPSMetrics checks blackbox_exporter's TLS metrics after a verified handshake.
+func TestHTTPSMetrics(t *testing.T) {
+	zone := dnstest.Start(t)
+	zone.Add(t, "tls.siteward.test. 60 IN A 127.0.0.1")
+	ca := newTestCA(t)
+	cert, leaf := ca.leaf(t, time.Now().Add(-time.Hour), time.Now().Add(30*24*time.Hour), "tls.siteward.test", "www.siteward.test")
+	srv := startTLS(t, text("secure"), cert)
+
+	ctx, cancel := context.WithTimeout(WithResolver(context.Background(), zone.Resolver()), 5*time.Second)
+	defer cancel()
+	registry := prometheus.NewRegistry()
+	var result Result
+	module := moduleFromYAML(t, fmt.Sprintf("prober: http\nhttp:\n  fail_if_not_ssl: true\n  tls_config:\n    ca: %q", ca.pem))
+	if !ProbeHTTP(ctx, urlFor(srv, "tls.siteward.test", "/"), module, registry, &result, testLogger(t)) {
+		t.Fatalf("probe failed: %v", result)
+	}
+	metrics := gathered(t, registry)
+	fingerprint := sha256.Sum256(leaf.Raw)
+	wantInfo := fmt.Sprintf("fingerprint_sha256=%q,issuer=%q,subject=%q,subjectalternative=%q",
+		hex.EncodeToString(fingerprint[:]), "CN=siteward test CA", "CN=tls.siteward.test", "tls.siteward.test,www.siteward.test")
+	if got := metrics["probe_ssl_last_chain_info"][wantInfo]; got != 1 {
+		t.Errorf("probe_ssl_last_chain_info = %v, want {%s} 1", metrics["probe_ssl_last_chain_info"], wantInfo)
+	}
+	if got := metrics["probe_tls_version_info"][`version="TLS 1.3"`]; got != 1 {
+		t.Errorf("probe_tls_version_info = %v", metrics["probe_tls_version_info"])
+	}
+	// The leaf expires before the CA, so both expiry metrics are the leaf's.
+	for _, name := range []string{"probe_ssl_earliest_cert_expiry", "probe_ssl_last_chain_expiry_timestamp_seconds"} {
+		if got := metrics[name][""]; int64(got) != leaf.NotAfter.Unix() {
+			t.Errorf("%s = %v, want %d", name, got, leaf.NotAfter.Unix())
+		}
+	}
+	if got := metrics["probe_http_duration_seconds"][`phase="tls"`]; got <= 0 {
+		t.Errorf(`probe_http_duration_seconds{phase="tls"} = %v, want > 0`, got)
+	}
+	if got := metrics["probe_http_ssl"][""]; got != 1 {
+		t.Errorf("probe_http_ssl = %v, want 1", got)
 	}
 }
