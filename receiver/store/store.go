@@ -184,7 +184,7 @@ type IncidentFilter struct {
 	State  State
 	Client string
 	Open   bool // only incidents not resolved
-	Limit  int  // 0: the backend's default (100)
+	Limit  int  // 0: the backend's default (100); negative: no limit
 }
 
 // Tx is one transaction. All methods act inside it; nothing is visible to others before
@@ -236,7 +236,7 @@ type Store interface {
 	Incidents(ctx context.Context, f IncidentFilter) ([]*Incident, error)
 	// Timeline returns an incident's entries in the order they were appended.
 	Timeline(ctx context.Context, incidentID string) ([]TimelineEntry, error)
-	// Notices returns an incident's notices, oldest first.
+	// Notices returns an incident's notices in the order they were enqueued.
 	Notices(ctx context.Context, incidentID string) ([]Notice, error)
 
 	// ClaimNotices leases up to limit pending notices due at now (whose lease, if any, has

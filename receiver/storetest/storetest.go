@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Timeline", testTimeline},
 		{"OutboxClaimLease", testOutboxClaimLease},
 		{"OutboxRetryAndFail", testOutboxRetryAndFail},
+		{"NoticeOrder", testNoticeOrder},
 		{"Timers", testTimers},
 		{"Deploys", testDeploys},
 	}
@@ -570,4 +571,29 @@ func testDeploys(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+}
+
+// testNoticeOrder: notices come back in enqueue order even with equal timestamps and IDs
+// that sort the other way (IDs are random).
+func testNoticeOrder(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	update(t, s, func(tx store.Tx) error {
+		return tx.EnqueueNotices(ctx,
+			store.Notice{ID: "zz", IncidentID: "i1", Channel: "team", CreatedAt: t0},
+			store.Notice{ID: "mm", IncidentID: "i1", Channel: "team", CreatedAt: t0})
+	})
+	update(t, s, func(tx store.Tx) error {
+		return tx.EnqueueNotices(ctx, store.Notice{ID: "aa", IncidentID: "i1", Channel: "team", CreatedAt: t0})
+	})
+	ns, err := s.Notices(ctx, "i1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, n := range ns {
+		ids = append(ids, n.ID)
+	}
+	if fmt.Sprint(ids) != "[zz mm aa]" {
+		t.Fatalf("notices in order %v, want enqueue order [zz mm aa]", ids)
+	}
 }

@@ -530,7 +530,7 @@ func scanNotices(rows *sql.Rows) ([]store.Notice, error) {
 
 // Notices returns an incident's notices, oldest first.
 func (s *Store) Notices(ctx context.Context, incidentID string) ([]store.Notice, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+noticeColumns+` FROM notices WHERE incident_id = ? ORDER BY created_at, id`, incidentID)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+noticeColumns+` FROM notices WHERE incident_id = ? ORDER BY created_at, rowid`, incidentID)
 	if err != nil {
 		return nil, fmt.Errorf("notices: %w", err)
 	}
