@@ -127,6 +127,22 @@ func (c *Config) Kind() string {
 	return ""
 }
 
+// SetDirectory resolves the channel's relative file paths (secret files, CA files) against
+// dir. The receiver calls it with the config file's directory after decoding, as
+// Prometheus and Alertmanager do.
+func (c *Config) SetDirectory(dir string) {
+	switch {
+	case c.Slack != nil:
+		c.Slack.SetDirectory(dir)
+	case c.Teams != nil:
+		c.Teams.SetDirectory(dir)
+	case c.Email != nil:
+		c.Email.SetDirectory(dir)
+	case c.Webhook != nil:
+		c.Webhook.SetDirectory(dir)
+	}
+}
+
 // New builds the notifier of cfg. logger is passed to the channel (the log channel writes to
 // it; the others log delivery details at debug level).
 func New(cfg Config, logger *slog.Logger) (notify.Notifier, error) {

@@ -9,9 +9,12 @@ import (
 	"strings"
 	"testing"
 
+	commoncfg "github.com/prometheus/common/config"
 	"gopkg.in/yaml.v3"
 
 	"github.com/siteward/siteward/receiver/notify"
+	"github.com/siteward/siteward/receiver/notify/internal/notifytest"
+	"github.com/siteward/siteward/receiver/notify/slack"
 )
 
 func decodeStrict(t *testing.T, file string, out any) error {
@@ -80,6 +83,46 @@ func TestConfigValidAndNew(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("log output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestAllKinds(t *testing.T) {
+	var cfgs []Config
+	if err := decodeStrict(t, filepath.Join("testdata", "all", "channels.yml"), &cfgs); err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, cfg := range cfgs {
+		kinds = append(kinds, cfg.Kind())
+	}
+	if got, want := strings.Join(kinds, " "), "slack teams email webhook log"; got != want {
+		t.Fatalf("kinds %q, want %q", got, want)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	// The secret files are relative to the config file: before SetDirectory they are not found.
+	if _, err := New(cfgs[0], logger); err == nil || !strings.Contains(err.Error(), `channel "team-slack": slack: reading secret`) {
+		t.Fatalf("New before SetDirectory: %v", err)
+	}
+	for _, cfg := range cfgs {
+		cfg.SetDirectory(filepath.Join("testdata", "all"))
+		if _, err := New(cfg, logger); err != nil {
+			t.Errorf("%s: %v", cfg.Name, err)
+		}
+	}
+}
+
+// New returns a working notifier for an HTTP kind too, not only for log.
+func TestNewSlackDelivers(t *testing.T) {
+	srv := notifytest.NewServer(t)
+	n, err := New(Config{Name: "team-slack", Slack: &slack.Config{WebhookURL: commoncfg.Secret(srv.URL)}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Notify(context.Background(), notifytest.Message()); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(srv.Requests()); got != 1 {
+		t.Fatalf("%d requests, want 1", got)
 	}
 }
 

@@ -136,6 +136,12 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// SetDirectory resolves relative file paths against dir (the config file's directory).
+func (c *Config) SetDirectory(dir string) {
+	c.AuthPasswordFile = commoncfg.JoinDir(dir, c.AuthPasswordFile)
+	c.TLSConfig.SetDirectory(dir)
+}
+
 func isLocalhost(host string) bool {
 	return host == "localhost" || net.ParseIP(host).IsLoopback()
 }

@@ -61,6 +61,14 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// SetDirectory resolves relative file paths against dir (the config file's directory).
+func (c *Config) SetDirectory(dir string) {
+	c.WebhookURLFile = commoncfg.JoinDir(dir, c.WebhookURLFile)
+	if c.HTTPConfig != nil {
+		c.HTTPConfig.SetDirectory(dir)
+	}
+}
+
 // Notifier posts Adaptive Cards to a Teams workflow webhook.
 type Notifier struct {
 	cfg    Config

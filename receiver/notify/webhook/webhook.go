@@ -151,6 +151,15 @@ func checkHeaderName(name string) error {
 	return nil
 }
 
+// SetDirectory resolves relative file paths against dir (the config file's directory).
+func (c *Config) SetDirectory(dir string) {
+	c.URLFile = commoncfg.JoinDir(dir, c.URLFile)
+	c.SecretFile = commoncfg.JoinDir(dir, c.SecretFile)
+	if c.HTTPConfig != nil {
+		c.HTTPConfig.SetDirectory(dir)
+	}
+}
+
 // Payload is the JSON body.
 type Payload struct {
 	Version   string          `json:"version"`
