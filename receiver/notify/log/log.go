@@ -6,6 +6,7 @@ package log
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 
@@ -26,10 +27,13 @@ func (c *Config) UnmarshalYAML(node *yaml.Node) error {
 	type plain Config
 	p := plain{}
 	if err := chanconfig.Decode(node, &p); err != nil {
-		return err
+		return fmt.Errorf("log: %w", err)
 	}
 	*c = Config(p)
-	return c.Validate()
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("log: %w", err)
+	}
+	return nil
 }
 
 // Validate sets defaults and checks the values.
@@ -62,7 +66,7 @@ type Notifier struct {
 func New(cfg *Config, logger *slog.Logger) (*Notifier, error) {
 	c := *cfg
 	if err := c.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("log: %w", err)
 	}
 	level, _ := parseLevel(c.Level)
 	return &Notifier{logger: logger, level: level}, nil
