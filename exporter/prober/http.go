@@ -49,11 +49,14 @@ type roundTripTrace struct {
 }
 
 // transport records a trace per round trip and, on a redirect to another host, uses a
-// round tripper without the first host's TLS server name (as blackbox_exporter does).
+// round tripper without the first host's TLS server name (as blackbox_exporter does). That
+// round tripper is built only when such a redirect happens: most probes never need it.
 type transport struct {
-	transport, noServerName http.RoundTripper
-	firstHost               string
-	logger                  *slog.Logger
+	transport          http.RoundTripper
+	noServerNameConfig pconfig.HTTPClientConfig
+	noServerName       http.RoundTripper
+	firstHost          string
+	logger             *slog.Logger
 
 	mu      sync.Mutex
 	traces  []*roundTripTrace
@@ -73,6 +76,13 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.mu.Unlock()
 	if !sameHost {
 		t.logger.Info("Address does not match first address, not sending TLS ServerName", "first", t.firstHost, "address", req.URL.Host)
+		if t.noServerName == nil {
+			rt, err := pconfig.NewRoundTripperFromConfig(t.noServerNameConfig, "http_probe", pconfig.WithKeepAlivesDisabled())
+			if err != nil {
+				return nil, fmt.Errorf("creating HTTP client without ServerName: %w", err)
+			}
+			t.noServerName = rt
+		}
 		return t.noServerName.RoundTrip(req)
 	}
 	return t.transport.RoundTrip(req)
@@ -240,13 +250,6 @@ func ProbeHTTP(ctx context.Context, target string, module config.Module, registr
 		return false
 	}
 	defer client.CloseIdleConnections()
-	clientConfig.TLSConfig.ServerName = ""
-	noServerName, err := pconfig.NewRoundTripperFromConfig(clientConfig, "http_probe", pconfig.WithKeepAlivesDisabled())
-	if err != nil {
-		logger.Error("Error generating HTTP client without ServerName", "err", err)
-		result.Fail(FailureSSL, ReasonTLSHandshakeError)
-		return false
-	}
 	jar, err := cookiejar.New(&cookiejar.Options{PublicSuffixList: publicsuffix.List})
 	if err != nil {
 		logger.Error("Error generating cookiejar", "err", err)
@@ -254,7 +257,8 @@ func ProbeHTTP(ctx context.Context, target string, module config.Module, registr
 		return false
 	}
 	client.Jar = jar
-	tt := &transport{transport: client.Transport, noServerName: noServerName, logger: logger}
+	clientConfig.TLSConfig.ServerName = ""
+	tt := &transport{transport: client.Transport, noServerNameConfig: clientConfig, logger: logger}
 	client.Transport = tt
 
 	redirects := 0
