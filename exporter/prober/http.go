@@ -54,6 +54,7 @@ type roundTripTrace struct {
 type transport struct {
 	transport          http.RoundTripper
 	noServerNameConfig pconfig.HTTPClientConfig
+	clientOptions      []pconfig.HTTPClientOption
 	noServerName       http.RoundTripper
 	firstHost          string
 	logger             *slog.Logger
@@ -77,7 +78,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !sameHost {
 		t.logger.Info("Address does not match first address, not sending TLS ServerName", "first", t.firstHost, "address", req.URL.Host)
 		if t.noServerName == nil {
-			rt, err := pconfig.NewRoundTripperFromConfig(t.noServerNameConfig, "http_probe", pconfig.WithKeepAlivesDisabled())
+			rt, err := pconfig.NewRoundTripperFromConfig(t.noServerNameConfig, "http_probe", t.clientOptions...)
 			if err != nil {
 				return nil, fmt.Errorf("creating HTTP client without ServerName: %w", err)
 			}
@@ -243,7 +244,13 @@ func ProbeHTTP(ctx context.Context, target string, module config.Module, registr
 	if clientConfig.TLSConfig.ServerName == "" {
 		clientConfig.TLSConfig.ServerName = targetHost
 	}
-	client, err := pconfig.NewClientFromConfig(clientConfig, "http_probe", pconfig.WithKeepAlivesDisabled())
+	clientOptions := []pconfig.HTTPClientOption{pconfig.WithKeepAlivesDisabled()}
+	if resolver := resolverFrom(ctx); resolver != net.DefaultResolver {
+		// Names the transport resolves itself (redirects to another host) use the same resolver.
+		dialer := &net.Dialer{Resolver: resolver}
+		clientOptions = append(clientOptions, pconfig.WithDialContextFunc(dialer.DialContext))
+	}
+	client, err := pconfig.NewClientFromConfig(clientConfig, "http_probe", clientOptions...)
 	if err != nil {
 		logger.Error("Error generating HTTP client", "err", err)
 		result.Fail(FailureSSL, ReasonTLSHandshakeError)
@@ -258,7 +265,7 @@ func ProbeHTTP(ctx context.Context, target string, module config.Module, registr
 	}
 	client.Jar = jar
 	clientConfig.TLSConfig.ServerName = ""
-	tt := &transport{transport: client.Transport, noServerNameConfig: clientConfig, logger: logger}
+	tt := &transport{transport: client.Transport, noServerNameConfig: clientConfig, clientOptions: clientOptions, logger: logger}
 	client.Transport = tt
 
 	redirects := 0

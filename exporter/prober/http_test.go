@@ -284,3 +284,30 @@ func TestHTTPSMetrics(t *testing.T) {
 		t.Errorf("probe_http_ssl = %v, want 1", got)
 	}
 }
+
+// TestHTTPRedirectToOtherHost follows a redirect from a plain-HTTP name to an HTTPS server of
+// another name: the second host is resolved through the probe's resolver and verified under
+// its own name, and the TLS metrics describe the final response.
+func TestHTTPRedirectToOtherHost(t *testing.T) {
+	zone := dnstest.Start(t)
+	zone.Add(t, "a.siteward.test. 60 IN A 127.0.0.1", "b.siteward.test. 60 IN A 127.0.0.1")
+	ca := newTestCA(t)
+	cert, _ := ca.leaf(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), "b.siteward.test")
+	final := startTLS(t, text("landed"), cert)
+	first := startHTTP(t, http.RedirectHandler(urlFor(final, "b.siteward.test", "/"), http.StatusMovedPermanently))
+
+	ctx, cancel := context.WithTimeout(WithResolver(context.Background(), zone.Resolver()), 5*time.Second)
+	defer cancel()
+	registry := prometheus.NewRegistry()
+	var result Result
+	module := moduleFromYAML(t, fmt.Sprintf("prober: http\nhttp:\n  preferred_ip_protocol: ip4\n  tls_config:\n    ca: %q", ca.pem))
+	if !ProbeHTTP(ctx, urlFor(first, "a.siteward.test", "/"), module, registry, &result, testLogger(t)) {
+		t.Fatalf("probe failed: %v", result)
+	}
+	metrics := gathered(t, registry)
+	for name, want := range map[string]float64{"probe_http_redirects": 1, "probe_http_ssl": 1, "probe_http_status_code": 200} {
+		if got := metrics[name][""]; got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+}
