@@ -2,8 +2,7 @@ package replicatest
 
 import (
 	"context"
-	"errors"
-	"sync"
+	"net/http"
 	"testing"
 	"time"
 
@@ -11,56 +10,54 @@ import (
 	"github.com/siteward/siteward/receiver/store/postgres/pgtest"
 )
 
-// TestDatabaseOutage stops PostgreSQL under a running replica: ingest fails (the webhook
-// answers 5xx and Alertmanager retries), readiness fails; when the server is back the same
-// store recovers by itself and nothing accepted before or retried after is lost.
-// It runs its own private cluster: stopping the shared one would break parallel tests.
+// TestDatabaseOutage stops PostgreSQL under a running receiver: webhooks answer 5xx (so
+// Alertmanager retries them) and /-/ready fails; when the server is back the receiver
+// recovers by itself, without a restart, and nothing accepted before or retried after is
+// lost or sent twice. It runs its own private cluster: stopping the shared one would break
+// tests running in parallel.
 func TestDatabaseOutage(t *testing.T) {
 	cluster := pgtest.StartCluster(t)
-	url := cluster.Database(t)
-	r := startReplica(t, "r1", url)
-	channel := newCountingChannel(t)
-	w := &worker{r: r, notifier: &webhookNotifier{url: channel.URL, client: channel.Client()}, lease: 2 * time.Second}
-	var workers sync.WaitGroup
-	workers.Go(w.run)
-	ctx := context.Background()
-	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	before := alert{`client="acme",site="shop"`, "firing", t0}
-	during := alert{`client="acme",site="blog"`, "firing", t0}
-
-	if err := r.ingest(before); err != nil {
-		t.Fatal(err)
+	channel := newDeliveryCounter(t)
+	r := startReceiver(t, "r1", cluster.Database(t), writeConfig(t, channel.URL+"/live"))
+	client := &http.Client{Timeout: 30 * time.Second}
+	ready := func() int {
+		resp, err := client.Get(r.url + "/-/ready")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
 	}
-	waitFor(t, "the first notice", func() bool { _, accepted := channel.snapshot(); return len(accepted) == 1 })
+	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	before, during := webhookBody(t, "shop", "firing", t0), webhookBody(t, "blog", "firing", t0)
+
+	if code := postWebhook(client, r.url, before); code != http.StatusOK {
+		t.Fatalf("webhook before the outage: %d, want 200", code)
+	}
+	waitFor(t, "the first notice", func() bool { _, accepted, _ := channel.snapshot(); return len(accepted) == 1 })
 
 	cluster.Stop(t)
-	err := r.ingest(during)
-	if err == nil {
-		t.Fatal("ingest succeeded with the database down; want an error (a 5xx for Alertmanager)")
+	if code := postWebhook(client, r.url, during); code/100 != 5 {
+		t.Fatalf("webhook with the database down: %d, want 5xx so that Alertmanager retries", code)
 	}
-	if errors.Is(err, store.ErrConflict) {
-		t.Fatalf("ingest with the database down: %v; want a plain store error, not a conflict", err)
-	}
-	if err := r.store.Ping(ctx); err == nil {
-		t.Fatal("Ping succeeded with the database down; /-/ready must fail")
+	if code := ready(); code != http.StatusServiceUnavailable {
+		t.Fatalf("/-/ready with the database down: %d, want 503", code)
 	}
 
 	cluster.Start(t)
-	// No reopening: the pool replaces its dead connections by itself.
-	waitFor(t, "the store to reconnect", func() bool { return r.store.Ping(ctx) == nil })
-	// Alertmanager retries the refused notification, and repeats the accepted one.
-	for _, a := range []alert{during, before} {
-		if err := r.ingest(a); err != nil {
-			t.Fatalf("ingest %s after the database returned: %v", a.key, err)
+	waitFor(t, "/-/ready to recover", func() bool { return ready() == http.StatusOK })
+	// Alertmanager retries the refused notification and repeats the accepted one.
+	for _, body := range [][]byte{during, before} {
+		if code := postWebhook(client, r.url, body); code != http.StatusOK {
+			t.Fatalf("webhook after the outage: %d, want 200", code)
 		}
 	}
+	ctx := context.Background()
 	waitFor(t, "both notices", func() bool {
-		_, accepted := channel.snapshot()
+		_, accepted, _ := channel.snapshot()
 		pending, err := r.store.PendingNotices(ctx)
 		return err == nil && pending == 0 && len(accepted) == 2
 	})
-	r.kill()
-	workers.Wait()
 
 	incidents, err := r.store.Incidents(ctx, store.IncidentFilter{})
 	if err != nil {
@@ -70,13 +67,13 @@ func TestDatabaseOutage(t *testing.T) {
 	for _, inc := range incidents {
 		keys[inc.Key]++
 	}
-	if len(incidents) != 2 || keys[before.key] != 1 || keys[during.key] != 1 {
-		t.Errorf("incidents by key = %v, want one for each of %s and %s", keys, before.key, during.key)
+	if len(incidents) != 2 || keys[`client="acme",site="shop"`] != 1 || keys[`client="acme",site="blog"`] != 1 {
+		t.Errorf("incidents by key = %v, want one for shop and one for blog", keys)
 	}
-	posts, _ := channel.snapshot()
+	posts, _, _ := channel.snapshot()
 	for id, n := range posts {
 		if n != 1 {
-			t.Errorf("notice %s POSTed %d times, want once", id, n)
+			t.Errorf("delivery %s POSTed %d times, want once", id, n)
 		}
 	}
 }
