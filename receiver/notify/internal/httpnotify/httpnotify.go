@@ -65,7 +65,7 @@ func (c *Client) Post(ctx context.Context, url string, body []byte, header http.
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("%s: building request: %w", c.name, err)
+		return fmt.Errorf("%s: building request: %w", c.name, redact(err))
 	}
 	for k, vs := range header {
 		req.Header[k] = vs
