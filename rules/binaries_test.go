@@ -172,6 +172,7 @@ func (r *recorder) snapshot() ([]delivery, map[string][][]byte) {
 }
 
 func TestAlertmanagerConfig(t *testing.T) {
+	t.Parallel()
 	alertmanager := testutil.LookPath(t, "prometheus-alertmanager", "alertmanager")
 	receiver, receiverSrv := newRecorder(t, http.NotFoundHandler())
 
@@ -316,6 +317,7 @@ func query(base, q string) ([]queryResult, error) {
 }
 
 func TestPrometheusConfig(t *testing.T) {
+	t.Parallel()
 	prometheus := testutil.LookPath(t, "prometheus")
 	exporter, probes := fakeExporter(t)
 	receiverSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

@@ -107,6 +107,7 @@ func run(t *testing.T, dir, name string, args ...string) {
 
 // TestTools runs promtool and amtool over the shipped files, as an operator would.
 func TestTools(t *testing.T) {
+	t.Parallel()
 	root := testutil.RepoRoot()
 	promtool := testutil.LookPath(t, "promtool")
 	amtool := testutil.LookPath(t, "amtool")
