@@ -72,7 +72,7 @@ func chooseProtocol(ctx context.Context, ipProtocol string, fallback bool, targe
 		ipProtocol = "ip6"
 	}
 
-	logger.Info("Resolving target address", "target", target, "ip_protocol", ipProtocol)
+	logger.Info("Resolving target address", "host", target, "ip_protocol", ipProtocol)
 	resolveStart := time.Now()
 	// As in blackbox_exporter, the lookup time is recorded even when the lookup fails.
 	defer func() {
@@ -84,7 +84,7 @@ func chooseProtocol(ctx context.Context, ipProtocol string, fallback bool, targe
 	if !fallback {
 		ips, err := resolver.LookupIP(ctx, ipProtocol, target)
 		if err == nil && len(ips) > 0 {
-			logger.Info("Resolved target address", "target", target, "ip", ips[0].String())
+			logger.Info("Resolved target address", "host", target, "ip", ips[0].String())
 			probeIPProtocolGauge.Set(protocolToGauge[ipProtocol])
 			probeIPAddrHash.Set(ipHash(ips[0]))
 			return &net.IPAddr{IP: ips[0]}, 0, nil
@@ -94,13 +94,13 @@ func chooseProtocol(ctx context.Context, ipProtocol string, fallback bool, targe
 			// tell that apart from a name that does not exist.
 			err = fmt.Errorf("%s has no %s address: %w", target, ipProtocol, ErrNoAddress)
 		}
-		logger.Error("Resolution with IP protocol failed", "target", target, "ip_protocol", ipProtocol, "err", err)
+		logger.Error("Resolution with IP protocol failed", "host", target, "ip_protocol", ipProtocol, "err", err)
 		return nil, 0, err
 	}
 
 	ips, err := resolver.LookupIPAddr(ctx, target)
 	if err != nil {
-		logger.Error("Resolution with IP protocol failed", "target", target, "err", err)
+		logger.Error("Resolution with IP protocol failed", "host", target, "err", err)
 		return nil, 0, err
 	}
 
@@ -108,7 +108,7 @@ func chooseProtocol(ctx context.Context, ipProtocol string, fallback bool, targe
 	for _, addr := range ips {
 		isIP4 := addr.IP.To4() != nil
 		if isIP4 == (ipProtocol == "ip4") {
-			logger.Info("Resolved target address", "target", target, "ip", addr.String())
+			logger.Info("Resolved target address", "host", target, "ip", addr.String())
 			probeIPProtocolGauge.Set(protocolToGauge[ipProtocol])
 			probeIPAddrHash.Set(ipHash(addr.IP))
 			return &addr, 0, nil
@@ -116,12 +116,12 @@ func chooseProtocol(ctx context.Context, ipProtocol string, fallback bool, targe
 		fallbackIP = &addr
 	}
 	if fallbackIP == nil {
-		logger.Error("Resolution with IP protocol failed", "target", target, "err", ErrNoAddress)
+		logger.Error("Resolution with IP protocol failed", "host", target, "err", ErrNoAddress)
 		return nil, 0, fmt.Errorf("%s: %w", target, ErrNoAddress)
 	}
 	probeIPProtocolGauge.Set(protocolToGauge[fallbackProtocol])
 	probeIPAddrHash.Set(ipHash(fallbackIP.IP))
-	logger.Info("Resolved target address", "target", target, "ip", fallbackIP.String())
+	logger.Info("Resolved target address", "host", target, "ip", fallbackIP.String())
 	return fallbackIP, 0, nil
 }
 
