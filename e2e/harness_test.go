@@ -339,12 +339,22 @@ func truncate(b []byte) string {
 	return string(b)
 }
 
+// binary builds ./cmd/<name>, or takes it from $SITEWARD_E2E_BIN_DIR when that is set (to run
+// the end-to-end tests against binaries built elsewhere, e.g. a release).
+func binary(t *testing.T, name string) string {
+	t.Helper()
+	if dir := os.Getenv("SITEWARD_E2E_BIN_DIR"); dir != "" {
+		return filepath.Join(dir, name)
+	}
+	return testutil.BuildBinary(t, name)
+}
+
 // hasFlag reports whether bin's --help lists flag: the harness passes optional flags (added
 // by later issues) only to binaries that know them.
 func hasFlag(t *testing.T, bin, flag string) bool {
 	t.Helper()
 	out, _ := exec.Command(bin, "--help").CombinedOutput()
-	return bytes.Contains(out, []byte("--"+flag))
+	return bytes.Contains(out, []byte("-"+flag))
 }
 
 // pipeline is one running set of processes.
@@ -374,8 +384,8 @@ func startPipeline(t *testing.T, o pipelineOptions) *pipeline {
 	repo := testutil.RepoRoot()
 	promBin := testutil.LookPath(t, "prometheus")
 	amBin := testutil.LookPath(t, "prometheus-alertmanager", "alertmanager")
-	exporterBin := testutil.BuildBinary(t, "siteward-exporter")
-	receiverBin := testutil.BuildBinary(t, "siteward-receiver")
+	exporterBin := binary(t, "siteward-exporter")
+	receiverBin := binary(t, "siteward-receiver")
 	dir := t.TempDir()
 
 	// Demo sites, in process: real listeners, real TLS, a real DNS server.
