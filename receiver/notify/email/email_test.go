@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	commoncfg "github.com/prometheus/common/config"
 	"gopkg.in/yaml.v3"
@@ -353,6 +354,28 @@ func TestConnectionRefusedIsRetryable(t *testing.T) {
 	if ok, _ := notify.IsRetryable(err); !ok || !strings.Contains(err.Error(), "email: connecting") {
 		t.Fatalf("got %v, want retryable connect error", err)
 	}
+}
+
+// A server that accepts the connection and never greets: the timeout ends the attempt and
+// the failure is retryable.
+func TestSilentServerTimesOut(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	n := newNotifier(t, Config{Smarthost: ln.Addr().String(), From: "a@example.org", To: []string{"b@example.org"}, Timeout: 100 * time.Millisecond})
+	err = n.Notify(context.Background(), notifytest.Message())
+	if ok, _ := notify.IsRetryable(err); !ok || !strings.Contains(err.Error(), "email: greeting") {
+		t.Fatalf("got %v, want retryable greeting timeout", err)
+	}
+	(<-accepted).Close()
 }
 
 func TestRenderIsDeterministic(t *testing.T) {

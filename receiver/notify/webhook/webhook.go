@@ -175,6 +175,10 @@ type Payload struct {
 
 // BuildPayload renders m as the webhook body.
 func BuildPayload(m *notify.Message) Payload {
+	inc := m.Incident
+	if inc.Sites == nil {
+		inc.Sites = []string{} // an empty list, not null, for consumers in strict languages
+	}
 	return Payload{
 		Version:   Version,
 		ID:        m.ID,
@@ -184,7 +188,7 @@ func BuildPayload(m *notify.Message) Payload {
 		Subject:   m.Subject,
 		Text:      m.Text,
 		CreatedAt: m.CreatedAt.UTC(),
-		Incident:  m.Incident,
+		Incident:  inc,
 	}
 }
 

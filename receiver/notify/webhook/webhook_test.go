@@ -7,11 +7,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -175,6 +177,53 @@ func TestUnsignedWithoutSecret(t *testing.T) {
 	}
 	if sig := srv.Requests()[0].Header.Get(HeaderSignature); sig != "" {
 		t.Fatalf("unsigned channel sent %s: %q", HeaderSignature, sig)
+	}
+}
+
+func TestEmptySitesIsAList(t *testing.T) {
+	m := notifytest.Message()
+	m.Incident.Sites = nil
+	b, err := json.Marshal(BuildPayload(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"sites":[]`) {
+		t.Fatalf("sites not an empty list: %s", b)
+	}
+}
+
+// One notifier serves all outbox workers at once (run with -race).
+func TestConcurrentNotify(t *testing.T) {
+	srv := notifytest.NewServer(t)
+	n, err := New(&Config{URL: commoncfg.Secret(srv.URL), Secret: "k"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		wg.Go(func() {
+			m := notifytest.Message()
+			m.ID = fmt.Sprintf("n-%d", i)
+			errs <- n.Notify(context.Background(), m)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, r := range srv.Requests() {
+		if !Verify("k", r.Body, r.Header.Get(HeaderSignature)) {
+			t.Errorf("bad signature on %s", r.Header.Get(HeaderDelivery))
+		}
+		seen[r.Header.Get(HeaderDelivery)] = true
+	}
+	if len(seen) != 8 {
+		t.Fatalf("%d distinct deliveries, want 8", len(seen))
 	}
 }
 

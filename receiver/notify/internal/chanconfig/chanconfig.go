@@ -51,13 +51,16 @@ func checkKeys(node *yaml.Node, t reflect.Type, path string, top bool) error {
 			return nil // a scalar decoded by the type itself (e.g. a URL); Decode reports type errors
 		}
 		fields := map[string]reflect.Type{}
-		structFields(t, fields)
+		inlineMap := structFields(t, fields)
 		for i := 0; i+1 < len(node.Content); i += 2 {
 			key, value := node.Content[i], node.Content[i+1]
 			if key.Value == "<<" {
 				continue
 			}
 			ft, ok := fields[key.Value]
+			if !ok && inlineMap != nil {
+				ft, ok = inlineMap.Elem(), true // any key goes into the inline map
+			}
 			if !ok {
 				return fmt.Errorf("line %d: unknown key %q%s (known keys: %s)",
 					key.Line, key.Value, in(path), knownKeys(fields))
@@ -89,8 +92,9 @@ func checkKeys(node *yaml.Node, t reflect.Type, path string, top bool) error {
 }
 
 // structFields collects the YAML keys of t's fields the way yaml.v3 names them, following
-// `yaml:",inline"` structs.
-func structFields(t reflect.Type, fields map[string]reflect.Type) {
+// `yaml:",inline"` structs. It returns the type of an inline map (which takes every other
+// key), or nil.
+func structFields(t reflect.Type, fields map[string]reflect.Type) (inlineMap reflect.Type) {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		tag := f.Tag.Get("yaml")
@@ -103,8 +107,13 @@ func structFields(t reflect.Type, fields map[string]reflect.Type) {
 			if ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
-			if ft.Kind() == reflect.Struct {
-				structFields(ft, fields)
+			switch ft.Kind() {
+			case reflect.Struct:
+				if m := structFields(ft, fields); m != nil {
+					inlineMap = m
+				}
+			case reflect.Map:
+				inlineMap = ft
 			}
 			continue
 		}
@@ -116,6 +125,7 @@ func structFields(t reflect.Type, fields map[string]reflect.Type) {
 		}
 		fields[name] = f.Type
 	}
+	return inlineMap
 }
 
 func knownKeys(fields map[string]reflect.Type) string {

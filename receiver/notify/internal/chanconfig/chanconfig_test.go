@@ -39,6 +39,8 @@ func TestDecode(t *testing.T) {
 		{name: "nested struct", in: "inner:\n  level: x\n  lvl: y\n", wantErr: `line 3: unknown key "lvl" in inner (known keys: level)`},
 		{name: "in a list", in: "list:\n- level: x\n- levl: y\n", wantErr: `line 3: unknown key "levl" in list[1]`},
 		{name: "in a map value", in: "by_name:\n  k: {levl: z}\n", wantErr: `unknown key "levl" in by_name.k`},
+		{name: "inline map takes any key", in: "http_config:\n  http_headers:\n    X-Api-Key: {values: [k]}\n"},
+		{name: "inside an inline map value", in: "http_config:\n  http_headers:\n    X-Api-Key: {value: k}\n", wantErr: `line 3: unknown key "value" in http_config.http_headers.X-Api-Key`},
 		{name: "in a third-party struct", in: "http_config:\n  tls_config:\n    insecure: true\n", wantErr: `line 3: unknown key "insecure" in http_config.tls_config`},
 		{name: "through an alias", in: "http_config: &h {follow_redirects: true}\ninner: *h\n", wantErr: `unknown key "follow_redirects" in inner`},
 		{name: "type error still reported", in: "untagged: many\n", wantErr: "cannot unmarshal"},
@@ -53,6 +55,12 @@ func TestDecode(t *testing.T) {
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)
+				}
+				if out.HTTPConfig != nil && out.HTTPConfig.HTTPHeaders != nil {
+					if got := out.HTTPConfig.HTTPHeaders.Headers["X-Api-Key"].Values; len(got) != 1 || got[0] != "k" {
+						t.Fatalf("http_headers decoded as %+v", out.HTTPConfig.HTTPHeaders)
+					}
+					return
 				}
 				if out.Name != "a" || out.Untagged != 1 || out.Shared != "s" || out.Inner.Level != "x" || out.ByName["k"].Level != "z" || out.HTTPConfig.TLSConfig.ServerName != "x" {
 					t.Fatalf("decoded %+v", out)
