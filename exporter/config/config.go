@@ -139,7 +139,11 @@ func (c *Config) UnmarshalYAML(decode func(any) error) error {
 		if raw.Modules[name] == nil {
 			m = defaultModule()
 		} else if err := raw.Modules[name].decode(&m); err != nil {
-			return fmt.Errorf("module %q: %w", name, tidyYAMLError(err))
+			err = tidyYAMLError(err)
+			if msg := err.Error(); strings.HasSuffix(msg, "unknown key icmp") || strings.HasSuffix(msg, "unknown key grpc") {
+				err = fmt.Errorf("%w (siteward-exporter supports the http, tcp and dns probers; remove this module)", err)
+			}
+			return fmt.Errorf("module %q: %w", name, err)
 		}
 		if err := m.validate(); err != nil {
 			return fmt.Errorf("module %q: %w", name, err)
@@ -210,7 +214,7 @@ func (m *Module) validate() error {
 		return errors.New("prober: missing (one of http, tcp, dns)")
 	}
 	if !slices.Contains(supportedProbers, m.Prober) {
-		return fmt.Errorf("prober: unsupported prober %q (one of http, tcp, dns)", m.Prober)
+		return fmt.Errorf("prober: unsupported prober %q (siteward-exporter supports http, tcp and dns; remove this module)", m.Prober)
 	}
 	// A section that is present validated itself; a dns module without one still needs its
 	// query_name.

@@ -98,6 +98,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid_unknown_site_key.yml", []string{"unknown key targets"}},
 		{"invalid_allowed_target.yml", []string{"allowed_targets", "empty"}},
 		{"invalid_empty.yml", []string{"empty"}},
+		{"invalid_grpc_module.yml", []string{`module "grpc"`, "unknown key grpc", "supports the http, tcp and dns probers"}},
 	}
 	files, err := filepath.Glob(filepath.Join("testdata", "invalid_*.yml"))
 	if err != nil {
