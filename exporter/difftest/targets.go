@@ -61,8 +61,9 @@ func NewCA(dir string) (*CA, error) {
 }
 
 // ServerCertificate issues a certificate for 127.0.0.1 (targets are given by IP so that both
-// exporters connect to the same address without resolving anything), valid for a week.
-func (ca *CA) ServerCertificate() (tls.Certificate, error) {
+// exporters connect to the same address without resolving anything), valid from notBefore to
+// notAfter.
+func (ca *CA) ServerCertificate(notBefore, notAfter time.Time) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, err
@@ -72,8 +73,8 @@ func (ca *CA) ServerCertificate() (tls.Certificate, error) {
 		Subject:      pkix.Name{CommonName: "127.0.0.1"},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
 		DNSNames:     []string{"localhost"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(7 * 24 * time.Hour),
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}

@@ -97,7 +97,7 @@ func bench(blackboxBin, sitewardBin string, concurrency, rounds int, duration, w
 	if err != nil {
 		return err
 	}
-	cert, err := ca.ServerCertificate()
+	cert, err := ca.ServerCertificate(time.Now().Add(-time.Hour), time.Now().Add(7*24*time.Hour))
 	if err != nil {
 		return err
 	}
