@@ -201,7 +201,7 @@ var knownMetrics = []string{
 	"siteward_incidents_open", "siteward_notices_total", "siteward_webhook_requests_total",
 	"siteward_outbox_pending", "siteward_postmortems_overdue", "siteward_watchdog_last_seen_timestamp_seconds",
 	"siteward_incident_time_to_acknowledge_seconds_bucket", "siteward_incident_time_to_first_notice_seconds_bucket",
-	"siteward_incident_time_to_resolve_seconds_bucket",
+	"siteward_incident_time_to_resolve_seconds_bucket", "siteward_incident_time_to_first_notice_seconds_count",
 }
 
 // metricName matches the metric names the dashboards can use: siteward's and blackbox's
