@@ -53,8 +53,11 @@ type Config struct {
 	From  string   `yaml:"from"`
 	To    []string `yaml:"to"`
 	// StartTLS is required (default), opportunistic or none.
-	StartTLS  string              `yaml:"starttls,omitempty"`
-	TLSConfig commoncfg.TLSConfig `yaml:"tls_config,omitempty"`
+	StartTLS string `yaml:"starttls,omitempty"`
+	// ImplicitTLS speaks TLS from the first byte (SMTPS, usually port 465) instead of
+	// upgrading with STARTTLS.
+	ImplicitTLS bool                `yaml:"implicit_tls,omitempty"`
+	TLSConfig   commoncfg.TLSConfig `yaml:"tls_config,omitempty"`
 	// AuthUsername enables SMTP AUTH; AuthMechanism picks PLAIN or LOGIN (default: PLAIN
 	// when the server offers it, else LOGIN).
 	AuthUsername     string           `yaml:"auth_username,omitempty"`
@@ -127,7 +130,7 @@ func (c *Config) Validate() error {
 	if c.AuthMechanism != "" && c.AuthMechanism != "PLAIN" && c.AuthMechanism != "LOGIN" {
 		return fmt.Errorf("auth_mechanism: must be PLAIN or LOGIN, got %q", c.AuthMechanism)
 	}
-	if c.AuthUsername != "" && c.StartTLS == StartTLSNone && !isLocalhost(host) {
+	if c.AuthUsername != "" && !c.ImplicitTLS && c.StartTLS == StartTLSNone && !isLocalhost(host) {
 		return errors.New("auth_username: credentials would be sent in clear text: set starttls to required, or use a relay on localhost")
 	}
 	if c.Timeout < 0 {
@@ -205,8 +208,16 @@ func (n *Notifier) Notify(ctx context.Context, m *notify.Message) error {
 }
 
 func (n *Notifier) send(ctx context.Context, msg []byte) error {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", n.cfg.Smarthost)
+	var (
+		d    net.Dialer
+		conn net.Conn
+		err  error
+	)
+	if n.cfg.ImplicitTLS {
+		conn, err = (&tls.Dialer{NetDialer: &d, Config: n.tls}).DialContext(ctx, "tcp", n.cfg.Smarthost)
+	} else {
+		conn, err = d.DialContext(ctx, "tcp", n.cfg.Smarthost)
+	}
 	if err != nil {
 		return classify("connecting", err)
 	}
@@ -226,7 +237,7 @@ func (n *Notifier) send(ctx context.Context, msg []byte) error {
 	if err := c.Hello(n.cfg.Hello); err != nil {
 		return classify("EHLO", err)
 	}
-	if n.cfg.StartTLS != StartTLSNone {
+	if !n.cfg.ImplicitTLS && n.cfg.StartTLS != StartTLSNone {
 		if ok, _ := c.Extension("STARTTLS"); ok {
 			if err := c.StartTLS(n.tls); err != nil {
 				return classify("STARTTLS", err)

@@ -250,6 +250,20 @@ func TestSendAuthLoginTextOnly(t *testing.T) {
 	}
 }
 
+func TestImplicitTLS(t *testing.T) {
+	cert := newTestCert(t)
+	srv := startSMTP(t, &smtpServer{cert: &cert.tls, implicit: true, authMech: []string{"PLAIN"}, user: "u", password: "p"})
+	n := newNotifier(t, Config{Smarthost: srv.Addr(), From: "a@example.org", To: []string{"b@example.org"},
+		ImplicitTLS: true, TLSConfig: commoncfg.TLSConfig{CAFile: cert.caFile}, AuthUsername: "u", AuthPassword: "p"})
+	if err := n.Notify(context.Background(), notifytest.Message()); err != nil {
+		t.Fatal(err)
+	}
+	s := srv.Sessions()[0]
+	if !s.MailTLS || s.AuthUser != "u" || s.Data == "" {
+		t.Fatalf("session %+v", s)
+	}
+}
+
 func TestStartTLSModes(t *testing.T) {
 	noTLS := startSMTP(t, &smtpServer{})
 	m := notifytest.Message()

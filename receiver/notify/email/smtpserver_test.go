@@ -62,6 +62,7 @@ type smtpServer struct {
 	t        *testing.T
 	ln       net.Listener
 	cert     *tls.Certificate // nil: no STARTTLS offered
+	implicit bool             // TLS from the first byte (SMTPS) with cert, no STARTTLS
 	authMech []string         // offered AUTH mechanisms; empty: no AUTH
 	user     string
 	password string
@@ -90,6 +91,9 @@ func startSMTP(t *testing.T, s *smtpServer) *smtpServer {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if s.implicit {
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{*s.cert}})
 	}
 	s.t, s.ln = t, ln
 	s.wg.Add(1)
@@ -149,7 +153,8 @@ func (s *smtpServer) serve(conn net.Conn) {
 	if !reply("220 test.example ESMTP ready") {
 		return
 	}
-	tlsOn := false
+	_, tlsOn := conn.(*tls.Conn)
+	update(func() { sess.TLS = tlsOn })
 	for {
 		line, err := tp.ReadLine()
 		if err != nil {
