@@ -112,6 +112,11 @@ func TestProbeHandler(t *testing.T) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		case strings.HasSuffix(r.URL.Path, "/down"):
 			w.WriteHeader(http.StatusServiceUnavailable)
+		case strings.HasSuffix(r.URL.Path, "/slow"):
+			select {
+			case <-r.Context().Done():
+			case <-time.After(10 * time.Second):
+			}
 		default:
 			fmt.Fprint(w, "ok")
 		}
@@ -199,6 +204,20 @@ func TestProbeHandler(t *testing.T) {
 		code, body := get(t, probeURL(srv, target.URL+"/shop", ""), http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"soon"}})
 		if code != http.StatusBadRequest || !strings.Contains(body, "timeout") {
 			t.Errorf("bad timeout header: %d %q", code, body)
+		}
+	})
+
+	t.Run("scrape timeout header bounds the probe", func(t *testing.T) {
+		// The target answers only after ten seconds; with a 1s scrape timeout and the 0.5s
+		// offset the probe must give up long before and say it timed out.
+		code, body := get(t, probeURL(srv, target.URL+"/allowed/slow", "http_retry"), http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"1"}})
+		if code != http.StatusOK {
+			t.Fatalf("status %d: %s", code, body)
+		}
+		for _, want := range []string{"probe_success 0", "probe_attempts 1", `probe_failure_info{failure_type="timeout",reason="response_timeout"} 1`} {
+			if !strings.Contains(body, want+"\n") {
+				t.Errorf("body lacks %q:\n%s", want, body)
+			}
 		}
 	})
 

@@ -345,28 +345,29 @@ func ProbeHTTP(ctx context.Context, target string, module config.Module, registr
 			}
 		}
 
-		counter := &byteCounter{Reader: resp.Body}
+		// As in blackbox_exporter: decompress, then apply body_size_limit and count the bytes,
+		// both on the decompressed body.
 		if !requestErrored {
-			bodyReader := io.Reader(counter)
-			if httpConfig.BodySizeLimit > 0 {
-				bodyReader = http.MaxBytesReader(nil, io.NopCloser(counter), int64(httpConfig.BodySizeLimit))
-			}
-			bodyReader, err = decompressionReader(httpConfig.Compression, bodyReader)
+			body, err := decompressionReader(httpConfig.Compression, resp.Body)
 			if err != nil {
 				logger.Error("Failed to get decompressor for HTTP response body", "err", err)
 				success = false
 				result.Fail(FailureHTTP, ReasonHTTPProtocolError)
-				bodyReader = counter
+				body = resp.Body
 			}
+			if httpConfig.BodySizeLimit > 0 {
+				body = http.MaxBytesReader(nil, io.NopCloser(body), int64(httpConfig.BodySizeLimit))
+			}
+			counter := &byteCounter{Reader: body}
 			if success && (len(httpConfig.FailIfBodyMatchesRegexp) > 0 || len(httpConfig.FailIfBodyNotMatchesRegexp) > 0) {
-				reason, ok := matchBody(bodyReader, httpConfig, logger)
+				reason, ok := matchBody(counter, httpConfig, logger)
 				success = ok
 				failedDueToRegex.Set(boolToFloat(!ok))
 				if !ok {
 					result.Fail(FailureContent, reason)
 				}
 			}
-			if _, err := io.Copy(io.Discard, bodyReader); err != nil {
+			if _, err := io.Copy(io.Discard, counter); err != nil {
 				logger.Info("Failed to read HTTP response body", "err", err)
 				success = false
 				if isTimeout(err) {

@@ -1,6 +1,7 @@
 package prober
 
 import (
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -144,6 +145,16 @@ func TestHTTPFailureClassification(t *testing.T) {
 		w.Header().Set("X-Maintenance", "on")
 		fmt.Fprint(w, "ok")
 	}))
+	gzipped := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Accept-Encoding") != "gzip" {
+			http.Error(w, "want Accept-Encoding: gzip", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		fmt.Fprint(zw, "status: healthy")
+		zw.Close()
+	}))
 	tlsOK := startTLS(t, text("secure"), validCert)
 	tlsWrongName := startTLS(t, text("x"), wrongNameCert)
 	tlsExpired := startTLS(t, text("x"), expiredCert)
@@ -204,6 +215,11 @@ func TestHTTPFailureClassification(t *testing.T) {
 			wantType: FailureHTTP, wantReason: ReasonTooManyRedirects, wantMetrics: map[string]float64{"probe_http_status_code": 302, "probe_http_redirects": 11}},
 		{name: "redirect not followed", target: urlFor(loop, "ok.siteward.test", "/"), module: "prober: http\nhttp:\n  no_follow_redirects: true",
 			wantType: FailureHTTP, wantReason: ReasonHTTPStatus, wantMetrics: map[string]float64{"probe_http_status_code": 302}},
+		{name: "gzip body decoded for regexps", target: urlFor(gzipped, "ok.siteward.test", "/"),
+			module:      "prober: http\nhttp:\n  compression: gzip\n  fail_if_body_not_matches_regexp: [\"healthy\"]",
+			wantMetrics: map[string]float64{"probe_http_uncompressed_body_length": float64(len("status: healthy")), "probe_failed_due_to_regex": 0}},
+		{name: "body over body_size_limit", target: urlFor(okHTTP, "ok.siteward.test", "/"), module: "prober: http\nhttp:\n  body_size_limit: 4B",
+			wantType: FailureHTTP, wantReason: ReasonHTTPProtocolError},
 		{name: "ssl required", target: urlFor(okHTTP, "ok.siteward.test", "/"), module: "prober: http\nhttp:\n  fail_if_not_ssl: true",
 			wantType: FailureSSL, wantReason: ReasonSSLRequired},
 		{name: "http version", target: urlFor(okHTTP, "ok.siteward.test", "/"), module: "prober: http\nhttp:\n  valid_http_versions: [\"HTTP/2.0\"]",
