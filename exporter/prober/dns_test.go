@@ -210,3 +210,48 @@ func TestProbeDNSRecursionDesired(t *testing.T) {
 		}
 	}
 }
+
+func TestProbeDNSOverTLS(t *testing.T) {
+	s := dnstest.Start(t)
+	s.Add(t, "dns.acme.test. 60 IN A 127.0.0.1", "shop.acme.test. 60 IN A 127.0.0.1")
+	ca := newTCPTestCA(t)
+	now := time.Now()
+	dotAddr, err := s.ServeTLS(ca.issue(t, "dns.acme.test", now.Add(-time.Hour), now.Add(time.Hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(dotAddr)
+	const module = "prober: dns\ndns:\n  query_name: shop.acme.test\n  query_type: A\n  transport_protocol: tcp\n  dns_over_tls: true\n  preferred_ip_protocol: ip4"
+
+	tests := []struct {
+		name        string
+		module      string
+		wantSuccess bool
+		wantFailure [2]string
+	}{
+		{"trusted", module + "\n  tls_config:\n    ca_file: " + ca.caFile, true, [2]string{}},
+		{"untrusted", module, false, [2]string{"ssl", "tls_untrusted"}},
+		{"wrong name", module + "\n  tls_config:\n    ca_file: " + ca.caFile + "\n    server_name: other.acme.test", false, [2]string{"ssl", "tls_hostname_mismatch"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(WithResolver(context.Background(), s.Resolver()), 5*time.Second)
+			defer cancel()
+			registry := prometheus.NewPedanticRegistry()
+			var result Result
+			ok := ProbeDNS(ctx, "dns.acme.test:"+port, testModule(t, tc.module), registry, &result, promslog.NewNopLogger())
+			failureType, reason, _ := result.Failure()
+			if ok != tc.wantSuccess {
+				t.Fatalf("success = %v, want %v (failure %s/%s)", ok, tc.wantSuccess, failureType, reason)
+			}
+			if !ok && [2]string{string(failureType), string(reason)} != tc.wantFailure {
+				t.Errorf("failure = %s/%s, want %s/%s", failureType, reason, tc.wantFailure[0], tc.wantFailure[1])
+			}
+			if ok {
+				if got := gatheredSeries(t, registry)["probe_dns_answer_rrs"]; got != 1 {
+					t.Errorf("probe_dns_answer_rrs = %v, want 1", got)
+				}
+			}
+		})
+	}
+}

@@ -2,11 +2,12 @@
 // given in zone-file syntax (A, AAAA, CNAME, MX, TXT, SOA, NS, ...), names that answer
 // NXDOMAIN, SERVFAIL or any other rcode, and names that answer slowly. The server listens on
 // UDP and TCP on the same port, so it serves both the Go resolver and DNS probes over either
-// transport.
+// transport, and on request over DNS over TLS as well.
 package dnstest
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strings"
@@ -24,6 +25,7 @@ type Server struct {
 	Addr string
 
 	udp, tcp *dns.Server
+	tlsSrv   []*dns.Server // DNS over TLS listeners, see ServeTLS
 	closed   chan struct{}
 
 	mu      sync.Mutex
@@ -63,19 +65,45 @@ func New() (*Server, error) {
 	s.udp = &dns.Server{PacketConn: pc, Handler: handler}
 	s.tcp = &dns.Server{Listener: ln, Handler: handler}
 	for _, srv := range []*dns.Server{s.udp, s.tcp} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		errc := make(chan error, 1)
-		go func() { errc <- srv.ActivateAndServe() }()
-		select {
-		case <-started:
-		case err := <-errc:
+		if err := activate(srv); err != nil {
 			_ = pc.Close()
 			_ = ln.Close()
-			return nil, fmt.Errorf("starting DNS server: %w", err)
+			return nil, err
 		}
 	}
 	return s, nil
+}
+
+// activate starts srv on its listener and waits until it serves.
+func activate(srv *dns.Server) error {
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ActivateAndServe() }()
+	select {
+	case <-started:
+		return nil
+	case err := <-errc:
+		return fmt.Errorf("starting DNS server: %w", err)
+	}
+}
+
+// ServeTLS also serves the zone over DNS over TLS (RFC 7858) with cert, on another loopback
+// port, and returns that "127.0.0.1:port" address. Close stops it too.
+func (s *Server) ServeTLS(cert tls.Certificate) (string, error) {
+	ln, err := tls.Listen("tcp4", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		return "", fmt.Errorf("listening for DNS over TLS: %w", err)
+	}
+	srv := &dns.Server{Listener: ln, Net: "tcp-tls", Handler: dns.HandlerFunc(s.serveDNS)}
+	if err := activate(srv); err != nil {
+		_ = ln.Close()
+		return "", err
+	}
+	s.mu.Lock()
+	s.tlsSrv = append(s.tlsSrv, srv)
+	s.mu.Unlock()
+	return ln.Addr().String(), nil
 }
 
 // listenPair opens a UDP socket and a TCP listener on the same loopback port. The kernel picks
@@ -108,8 +136,12 @@ func (s *Server) Close() {
 	close(s.closed)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = s.udp.ShutdownContext(ctx)
-	_ = s.tcp.ShutdownContext(ctx)
+	s.mu.Lock()
+	servers := append([]*dns.Server{s.udp, s.tcp}, s.tlsSrv...)
+	s.mu.Unlock()
+	for _, srv := range servers {
+		_ = srv.ShutdownContext(ctx)
+	}
 }
 
 // Host and Port split Addr, for configurations that want them apart.
