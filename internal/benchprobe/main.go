@@ -236,15 +236,21 @@ func cpuSeconds(pid int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	// The command name (field 2) may contain spaces; the fields after it start past ')'.
+	return parseCPUSeconds(stat)
+}
+
+// parseCPUSeconds reads utime and stime (fields 14 and 15) from a /proc/<pid>/stat line.
+func parseCPUSeconds(stat []byte) (float64, error) {
+	// The command name (field 2) may contain spaces and parentheses; the fields after it
+	// start past the last ')'.
 	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
 	if len(fields) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+		return 0, errors.New("stat: too few fields")
 	}
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64) // field 14
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64) // field 15
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
 	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		return 0, fmt.Errorf("stat: %w", err)
 	}
 	return float64(utime+stime) / userHZ, nil
 }
@@ -255,10 +261,15 @@ func peakRSS(pid int) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return parsePeakRSS(status)
+}
+
+// parsePeakRSS reads VmHWM, in KiB, from a /proc/<pid>/status file.
+func parsePeakRSS(status []byte) (int64, error) {
 	for _, line := range strings.Split(string(status), "\n") {
 		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
 			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 		}
 	}
-	return 0, fmt.Errorf("/proc/%d/status: no VmHWM", pid)
+	return 0, errors.New("status: no VmHWM")
 }
