@@ -195,9 +195,6 @@ func ProbeHTTP(ctx context.Context, target string, module config.Module, registr
 			Help: "Returns the Last-Modified HTTP response header in unixtime",
 		})
 	)
-	for _, phase := range []string{"resolve", "connect", "tls", "processing", "transfer"} {
-		durationGaugeVec.WithLabelValues(phase)
-	}
 	registry.MustRegister(durationGaugeVec, contentLengthGauge, bodyUncompressedLengthGauge,
 		redirectsGauge, isSSLGauge, statusCodeGauge, httpVersionGauge, failedDueToRegex)
 
@@ -211,11 +208,7 @@ func ProbeHTTP(ctx context.Context, target string, module config.Module, registr
 		result.Fail(FailureConnect, ReasonConnectError)
 		return false
 	}
-	targetHost, targetPort, err := net.SplitHostPort(targetURL.Host)
-	if err != nil {
-		// No port in the URL.
-		targetHost = targetURL.Host
-	}
+	targetHost, targetPort := targetURL.Hostname(), targetURL.Port()
 
 	origHost := targetURL.Host
 
@@ -242,7 +235,14 @@ func ProbeHTTP(ctx context.Context, target string, module config.Module, registr
 
 	clientConfig := httpConfig.HTTPClientConfig
 	if clientConfig.TLSConfig.ServerName == "" {
+		// Verify the certificate for the target's name, or for the Host header when one is
+		// configured (the target may be an IP address).
 		clientConfig.TLSConfig.ServerName = targetHost
+		for name, value := range httpConfig.Headers {
+			if textproto.CanonicalMIMEHeaderKey(name) == "Host" {
+				clientConfig.TLSConfig.ServerName = value
+			}
+		}
 	}
 	clientOptions := []pconfig.HTTPClientOption{pconfig.WithKeepAlivesDisabled()}
 	if resolver := resolverFrom(ctx); resolver != net.DefaultResolver {
@@ -306,6 +306,10 @@ func ProbeHTTP(ctx context.Context, target string, module config.Module, registr
 		request.Header.Set("Accept-Encoding", httpConfig.Compression)
 	}
 
+	// As in blackbox_exporter, the resolve phase exists only when the prober resolved the name.
+	for _, phase := range []string{"connect", "tls", "processing", "transfer"} {
+		durationGaugeVec.WithLabelValues(phase)
+	}
 	var respBodyBytes int64
 	resp, err := client.Do(request)
 	// With redirects stopped, err is set and resp is the redirect response.

@@ -129,6 +129,14 @@ func TestHTTPFailureClassification(t *testing.T) {
 	selfSignedCert, selfSignedLeaf := (*testCA)(nil).leaf(t, now.Add(-time.Hour), now.Add(30*24*time.Hour), "selfsigned.siteward.test")
 
 	okHTTP := startHTTP(t, text("all systems operational"))
+	okV6 := httptest.NewUnstartedServer(text("all systems operational"))
+	v6Listener, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Fatalf("IPv6 loopback: %v", err)
+	}
+	okV6.Listener = v6Listener
+	okV6.Start()
+	t.Cleanup(okV6.Close)
 	unavailable := startHTTP(t, status(http.StatusServiceUnavailable))
 	notFound := startHTTP(t, status(http.StatusNotFound))
 	slow := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -184,6 +192,11 @@ func TestHTTPFailureClassification(t *testing.T) {
 			wantMetrics: map[string]float64{"probe_http_status_code": 200, "probe_ip_protocol": 4, "probe_http_ssl": 0}},
 		{name: "https ok", target: urlFor(tlsOK, "tls.siteward.test", "/"), module: "prober: http\n" + trustCA,
 			wantMetrics: map[string]float64{"probe_http_status_code": 200, "probe_http_ssl": 1}},
+		{name: "https by IP with the Host header's name", target: strings.Replace(urlFor(tlsOK, "tls.siteward.test", "/"), "tls.siteward.test", "127.0.0.1", 1),
+			module:      "prober: http\nhttp:\n  headers: {Host: tls.siteward.test}\n  tls_config:\n    ca: " + fmt.Sprintf("%q", ca.pem),
+			wantMetrics: map[string]float64{"probe_http_status_code": 200, "probe_http_ssl": 1}},
+		{name: "IPv6 literal", target: strings.Replace(urlFor(okV6, "ok.siteward.test", "/"), "ok.siteward.test", "[::1]", 1), module: "prober: http",
+			wantMetrics: map[string]float64{"probe_http_status_code": 200, "probe_ip_protocol": 6}},
 		{name: "http 503", target: urlFor(unavailable, "ok.siteward.test", "/"), module: "prober: http",
 			wantType: FailureHTTP, wantReason: ReasonHTTPStatus, wantMetrics: map[string]float64{"probe_http_status_code": 503}},
 		{name: "http 404", target: urlFor(notFound, "ok.siteward.test", "/"), module: "prober: http",
