@@ -47,6 +47,7 @@ func TestDifferential(t *testing.T) {
 	t.Cleanup(httpSite.Close)
 	httpsSite := startHTTPS(t, ca, now.Add(-time.Hour), now.Add(7*24*time.Hour))
 	expiredSite := startHTTPS(t, ca, now.Add(-7*24*time.Hour), now.Add(-time.Hour))
+	starttls := startSTARTTLSServer(t, ca, now.Add(-time.Hour), now.Add(7*24*time.Hour))
 	banner := startBannerServer(t, false)
 	bannerThenHangUp := startBannerServer(t, true)
 	closedPort := closedTCPPort(t)
@@ -106,6 +107,8 @@ func TestDifferential(t *testing.T) {
 		{"tcp_banner_wrong", bannerThenHangUp, 0, nil},
 		{"tcp_tls", httpsHost, 1, nil},
 		{"tcp_tls", expiredHost, 0, certFactsOnFailure},
+		{"tcp_starttls", starttls, 1, nil},
+		{"dns_mx", dnsServer.Addr, 1, nil},
 		{"dns_a", dnsServer.Addr, 1, nil},
 		{"dns_soa_tcp", dnsServer.Addr, 1, nil},
 		{"dns_any_norecurse", dnsServer.Addr, 1, nil},
@@ -162,10 +165,50 @@ func startHTTPS(t *testing.T, ca *CA, notBefore, notAfter time.Time) *httptest.S
 	return srv
 }
 
+// startSTARTTLSServer is a line-protocol server that upgrades to TLS: "220 ready", then on
+// "STARTTLS" "220 go ahead", a TLS handshake with a certificate valid from notBefore to
+// notAfter, and "250 secure" inside TLS.
+func startSTARTTLSServer(t *testing.T, ca *CA, notBefore, notAfter time.Time) string {
+	t.Helper()
+	cert, err := ca.ServerCertificate(notBefore, notAfter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startLineServer(t, func(conn net.Conn) {
+		fmt.Fprint(conn, "220 ready\r\n")
+		line, err := bufio.NewReader(conn).ReadString('\n')
+		if err != nil || strings.TrimSpace(line) != "STARTTLS" {
+			return
+		}
+		fmt.Fprint(conn, "220 go ahead\r\n")
+		tlsConn := tls.Server(conn, &tls.Config{Certificates: []tls.Certificate{cert}})
+		if tlsConn.Handshake() != nil {
+			return
+		}
+		fmt.Fprint(tlsConn, "250 secure\r\n")
+	})
+}
+
 // startBannerServer is a line-protocol server: it greets with an SSH-like banner, waits for
 // "SSH-2.0-prober <its version>" and answers "ok". With hangUp it closes the connection right
 // after the banner, so a probe expecting something else fails at once instead of timing out.
 func startBannerServer(t *testing.T, hangUp bool) string {
+	t.Helper()
+	return startLineServer(t, func(conn net.Conn) {
+		fmt.Fprint(conn, "SSH-2.0-difftest_1.0 siteward\r\n")
+		if hangUp {
+			return
+		}
+		line, err := bufio.NewReader(conn).ReadString('\n')
+		if err == nil && strings.TrimSpace(line) == "SSH-2.0-prober difftest_1.0" {
+			fmt.Fprint(conn, "ok\r\n")
+		}
+	})
+}
+
+// startLineServer accepts TCP connections on a loopback port and runs handle on each; the
+// connection is closed when handle returns. It returns "127.0.0.1:port".
+func startLineServer(t *testing.T, handle func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -183,14 +226,7 @@ func startBannerServer(t *testing.T, hangUp bool) string {
 			go func() {
 				defer conn.Close()
 				_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-				fmt.Fprint(conn, "SSH-2.0-difftest_1.0 siteward\r\n")
-				if hangUp {
-					return
-				}
-				line, err := bufio.NewReader(conn).ReadString('\n')
-				if err == nil && strings.TrimSpace(line) == "SSH-2.0-prober difftest_1.0" {
-					fmt.Fprint(conn, "ok\r\n")
-				}
+				handle(conn)
 			}()
 		}
 	}()
