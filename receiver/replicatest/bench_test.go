@@ -1,8 +1,10 @@
 package replicatest
 
 import (
-	"context"
+	"bytes"
 	"fmt"
+	"io"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -10,75 +12,54 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siteward/siteward/receiver/notify"
+	"github.com/siteward/siteward/receiver"
 	"github.com/siteward/siteward/receiver/store/postgres/pgtest"
-	"github.com/siteward/siteward/receiver/store/sqlite"
 )
 
-// BenchmarkIngest measures webhook notifications stored per second, and their latency, on
-// SQLite and on PostgreSQL with one and three replicas. Each notification is one store
-// transaction as the webhook handler makes it (deduplicate, open or resolve the incident,
-// enqueue its notice); a mix of new alerts (50%), repeats (30%) and resolutions (20%),
-// sent by 16 concurrent senders (Alertmanager sends groups concurrently) spread round-robin
-// over the replicas, while every replica's outbox worker delivers the notices.
-// scripts/bench-postgres.sh runs it; it needs SITEWARD_TEST_POSTGRES_URL for PostgreSQL.
-func BenchmarkIngest(b *testing.B) {
+// BenchmarkWebhook measures Alertmanager webhook notifications per second, and their
+// latency, through whole receivers (HTTP, decoding, the lifecycle, the store, the outbox
+// and timer workers delivering to the log channel): one receiver on SQLite, and one and three
+// replicas on one PostgreSQL. The load is a mix of new alerts (40%), repeats (20%) and
+// resolutions (40%; incidents resolve after a 1ms quiet window, so the number of open
+// incidents stays realistic), sent by 16 concurrent senders (Alertmanager sends groups
+// concurrently) spread round-robin over the replicas.
+// scripts/bench-postgres.sh runs it; PostgreSQL needs SITEWARD_TEST_POSTGRES_URL.
+func BenchmarkWebhook(b *testing.B) {
+	config := writeFile(b, "timers: {resolve_quiet_window: 1ms}\n")
 	b.Run("sqlite", func(b *testing.B) {
-		s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "siteward.db"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		benchIngest(b, []*replica{newReplica(b, "r1", s)})
+		r := runReceiver(b, "sqlite", receiver.Options{ConfigFile: config, StoragePath: filepath.Join(b.TempDir(), "siteward.db")})
+		benchWebhook(b, []*receiverReplica{r})
 	})
 	for _, n := range []int{1, 3} {
 		b.Run(fmt.Sprintf("postgres-%d-replicas", n), func(b *testing.B) {
-			url := pgtest.Database(b)
-			var replicas []*replica
+			dbURL := pgtest.Database(b)
+			var replicas []*receiverReplica
 			for i := range n {
-				replicas = append(replicas, startReplica(b, fmt.Sprintf("r%d", i+1), url))
+				replicas = append(replicas, startReceiver(b, fmt.Sprintf("r%d", i+1), dbURL, config))
 			}
-			benchIngest(b, replicas)
+			benchWebhook(b, replicas)
 		})
 	}
 }
 
-// nopNotifier accepts everything, so the figures are the store's.
-type nopNotifier struct{ sent atomic.Int64 }
-
-func (n *nopNotifier) Notify(context.Context, *notify.Message) error {
-	n.sent.Add(1)
-	return nil
-}
-
-func benchIngest(b *testing.B, replicas []*replica) {
+func benchWebhook(b *testing.B, replicas []*receiverReplica) {
 	const senders = 16
-	t0 := time.Now()
-	// Notification i: new alert, repeat of an earlier one, or resolution of an earlier one.
-	alerts := make([]alert, b.N)
-	for i := range alerts {
-		key := func(j int) string { return fmt.Sprintf(`client="c%d",site="s%d"`, j%50, j) }
+	t0 := time.Now().UTC().Truncate(time.Second)
+	// Notification i: a new alert, a repeat of an earlier one, or the resolution of one.
+	bodies := make([][]byte, b.N)
+	for i := range bodies {
+		site := func(j int) string { return fmt.Sprintf("site%d", j) }
 		switch m := i % 10; {
-		case m < 5:
-			alerts[i] = alert{key(i), "firing", t0}
-		case m < 8:
-			alerts[i] = alert{key(i - 5), "firing", t0}
+		case m < 4:
+			bodies[i] = webhookBody(b, site(i), "firing", t0)
+		case m < 6:
+			bodies[i] = webhookBody(b, site(i-4), "firing", t0)
 		default:
-			alerts[i] = alert{key(i - 8), "resolved", t0}
+			bodies[i] = webhookBody(b, site(i-6), "resolved", t0)
 		}
 	}
-
-	notifier := &nopNotifier{}
-	var workers sync.WaitGroup
-	for _, r := range replicas {
-		w := &worker{r: r, notifier: notifier, lease: 30 * time.Second}
-		workers.Go(w.run)
-	}
-	defer func() {
-		for _, r := range replicas {
-			r.kill()
-		}
-		workers.Wait()
-	}()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders}, Timeout: time.Minute}
+	defer client.CloseIdleConnections()
 
 	latencies := make([]time.Duration, b.N)
 	var next atomic.Int64
@@ -93,8 +74,15 @@ func benchIngest(b *testing.B, replicas []*replica) {
 					return
 				}
 				began := time.Now()
-				if err := replicas[i%len(replicas)].ingest(alerts[i]); err != nil {
+				resp, err := client.Post(replicas[i%len(replicas)].url+"/api/v1/webhook", "application/json", bytes.NewReader(bodies[i]))
+				if err != nil {
 					b.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body) //nolint:errcheck // drain for keep-alive
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					b.Errorf("webhook answered %s", resp.Status)
 					return
 				}
 				latencies[i] = time.Since(began)

@@ -28,41 +28,49 @@ import (
 // receiverReplica is one running siteward-receiver.
 type receiverReplica struct {
 	name  string
-	url   string // http://127.0.0.1:port
-	store *postgres.Store
+	url   string          // http://127.0.0.1:port
+	store *postgres.Store // nil when it runs on SQLite
 	stop  context.CancelFunc
 	done  chan error
 }
 
 // startReceiver runs a receiver on the database at dbURL with the given config file.
-func startReceiver(t *testing.T, name, dbURL, configFile string) *receiverReplica {
+func startReceiver(t testing.TB, name, dbURL, configFile string) *receiverReplica {
 	t.Helper()
 	s, err := postgres.Open(context.Background(), dbURL, promslog.NewNopLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { s.Close() })
+	r := runReceiver(t, name, receiver.Options{ConfigFile: configFile, Store: s})
+	r.store = s
+	return r
+}
+
+// runReceiver runs receiver.Run with o (on a free loopback port, logging nowhere) until the
+// test ends or kill.
+func runReceiver(t testing.TB, name string, o receiver.Options) *receiverReplica {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &receiverReplica{name: name, store: s, stop: cancel, done: make(chan error, 1)}
+	r := &receiverReplica{name: name, stop: cancel, done: make(chan error, 1)}
 	ready := make(chan string, 1)
-	go func() {
-		r.done <- receiver.Run(ctx, receiver.Options{
-			ConfigFile: configFile, Store: s, ListenAddress: "127.0.0.1:0",
-			Logger: promslog.NewNopLogger(), Ready: func(addr string) { ready <- addr },
-		})
-	}()
+	o.ListenAddress = "127.0.0.1:0"
+	o.Logger = promslog.NewNopLogger()
+	o.Ready = func(addr string) { ready <- addr }
+	go func() { r.done <- receiver.Run(ctx, o) }()
 	select {
 	case addr := <-ready:
 		r.url = "http://" + addr
 	case err := <-r.done:
 		t.Fatalf("receiver %s: %v", name, err)
 	}
-	t.Cleanup(func() { r.kill(t); s.Close() })
+	t.Cleanup(func() { r.kill(t) })
 	return r
 }
 
 // kill stops the receiver and waits until Run returned. Run stops its workers without
 // completing what they hold: claimed notices stay leased, exactly as after a crash.
-func (r *receiverReplica) kill(t *testing.T) {
+func (r *receiverReplica) kill(t testing.TB) {
 	t.Helper()
 	if r.stop == nil {
 		return
@@ -76,10 +84,9 @@ func (r *receiverReplica) kill(t *testing.T) {
 
 // writeConfig writes a receiver config whose team channel "team-hook" is a webhook to url.
 // Short timers and lease keep the test quick.
-func writeConfig(t *testing.T, url string) string {
+func writeConfig(t testing.TB, url string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "receiver.yml")
-	cfg := fmt.Sprintf(`channels:
+	return writeFile(t, fmt.Sprintf(`channels:
   - name: team-hook
     webhook: {url: %q}
 team:
@@ -91,15 +98,21 @@ outbox:
   interval: 50ms
   min_backoff: 100ms
   max_backoff: 1s
-`, url)
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+`, url))
+}
+
+// writeFile writes a receiver config file.
+func writeFile(t testing.TB, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "receiver.yml")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
 }
 
 // webhookBody is an Alertmanager (version 4) notification with one alert for site.
-func webhookBody(t *testing.T, site, status string, startsAt time.Time) []byte {
+func webhookBody(t testing.TB, site, status string, startsAt time.Time) []byte {
 	t.Helper()
 	labels := template.KV{"alertname": "SiteDown", "client": "acme", "site": site, "severity": "critical", "failure_type": "http"}
 	a := template.Alert{Status: status, Labels: labels, Annotations: template.KV{"summary": site + " is down"},

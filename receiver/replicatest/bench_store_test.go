@@ -1,0 +1,117 @@
+package replicatest
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/siteward/siteward/receiver/notify"
+	"github.com/siteward/siteward/receiver/store/postgres/pgtest"
+	"github.com/siteward/siteward/receiver/store/sqlite"
+)
+
+// BenchmarkIngest measures webhook notifications stored per second, and their latency, on
+// SQLite and on PostgreSQL with one and three replicas. Each notification is one store
+// transaction as the webhook handler makes it (deduplicate, open or resolve the incident,
+// enqueue its notice); a mix of new alerts (50%), repeats (30%) and resolutions (20%),
+// sent by 16 concurrent senders (Alertmanager sends groups concurrently) spread round-robin
+// over the replicas, while every replica's outbox worker delivers the notices.
+// It isolates the store from HTTP and the lifecycle (compare BenchmarkWebhook).
+// scripts/bench-postgres.sh runs it; it needs SITEWARD_TEST_POSTGRES_URL for PostgreSQL.
+func BenchmarkIngest(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) {
+		s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "siteward.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchIngest(b, []*replica{newReplica(b, "r1", s)})
+	})
+	for _, n := range []int{1, 3} {
+		b.Run(fmt.Sprintf("postgres-%d-replicas", n), func(b *testing.B) {
+			url := pgtest.Database(b)
+			var replicas []*replica
+			for i := range n {
+				replicas = append(replicas, startReplica(b, fmt.Sprintf("r%d", i+1), url))
+			}
+			benchIngest(b, replicas)
+		})
+	}
+}
+
+// nopNotifier accepts everything, so the figures are the store's.
+type nopNotifier struct{ sent atomic.Int64 }
+
+func (n *nopNotifier) Notify(context.Context, *notify.Message) error {
+	n.sent.Add(1)
+	return nil
+}
+
+func benchIngest(b *testing.B, replicas []*replica) {
+	const senders = 16
+	t0 := time.Now()
+	// Notification i: new alert, repeat of an earlier one, or resolution of an earlier one.
+	alerts := make([]alert, b.N)
+	for i := range alerts {
+		key := func(j int) string { return fmt.Sprintf(`client="c%d",site="s%d"`, j%50, j) }
+		switch m := i % 10; {
+		case m < 5:
+			alerts[i] = alert{key(i), "firing", t0}
+		case m < 8:
+			alerts[i] = alert{key(i - 5), "firing", t0}
+		default:
+			alerts[i] = alert{key(i - 8), "resolved", t0}
+		}
+	}
+
+	notifier := &nopNotifier{}
+	var workers sync.WaitGroup
+	for _, r := range replicas {
+		w := &worker{r: r, notifier: notifier, lease: 30 * time.Second}
+		workers.Go(w.run)
+	}
+	defer func() {
+		for _, r := range replicas {
+			r.kill()
+		}
+		workers.Wait()
+	}()
+
+	latencies := make([]time.Duration, b.N)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for range senders {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= b.N {
+					return
+				}
+				began := time.Now()
+				if err := replicas[i%len(replicas)].ingest(alerts[i]); err != nil {
+					b.Error(err)
+					return
+				}
+				latencies[i] = time.Since(began)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+
+	slices.Sort(latencies)
+	pct := func(p float64) float64 {
+		return float64(latencies[int(p*float64(len(latencies)-1))]) / float64(time.Millisecond)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "notifications/s")
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(0, "ns/op") // the rate and percentiles above are the figures
+}
