@@ -11,11 +11,11 @@ var FailureTypes = []string{"dns", "connect", "timeout", "ssl", "http", "content
 
 // Runbook is what responders do for one failure type (docs/runbooks.md has the same table).
 type Runbook struct {
-	Title       string   `yaml:"title,omitempty"`
-	URL         string   `yaml:"url,omitempty"`
-	LikelyCause string   `yaml:"likely_cause,omitempty"`
-	Actions     []string `yaml:"actions,omitempty"`
-	Prevention  []string `yaml:"prevention,omitempty"`
+	Title       string   `yaml:"title,omitempty" json:"title,omitempty"`
+	URL         string   `yaml:"url,omitempty" json:"url,omitempty"`
+	LikelyCause string   `yaml:"likely_cause,omitempty" json:"likely_cause,omitempty"`
+	Actions     []string `yaml:"actions,omitempty" json:"actions,omitempty"`
+	Prevention  []string `yaml:"prevention,omitempty" json:"prevention,omitempty"`
 }
 
 const runbookBase = "https://github.com/siteward/siteward/blob/main/docs/runbooks.md#"
