@@ -82,7 +82,7 @@ func (re Regexp) MarshalYAML() (any, error) { return re.original, nil }
 func (re Regexp) String() string { return re.original }
 
 // supportedCompressions are the `compression` values the http prober can decode.
-var supportedCompressions = []string{"", "gzip", "deflate", "identity"}
+var supportedCompressions = []string{"", "br", "gzip", "deflate", "identity"}
 
 // UnmarshalYAML applies blackbox_exporter's defaults, then validates each key.
 func (s *HTTPProbe) UnmarshalYAML(decode func(any) error) error {
@@ -139,7 +139,7 @@ func (s *HTTPProbe) validate() error {
 		found = found || strings.EqualFold(s.Compression, c)
 	}
 	if !found {
-		return fmt.Errorf("compression: unsupported %q (one of gzip, deflate, identity)", s.Compression)
+		return fmt.Errorf("compression: unsupported %q (one of br, gzip, deflate, identity)", s.Compression)
 	}
 	for _, list := range []struct {
 		key     string

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/andybalholm/brotli"
 	"github.com/prometheus/client_golang/prometheus"
 	pconfig "github.com/prometheus/common/config"
 	"github.com/prometheus/common/version"
@@ -542,6 +543,8 @@ func decompressionReader(compression string, r io.Reader) (io.Reader, error) {
 		return gzip.NewReader(r)
 	case "deflate":
 		return flate.NewReader(r), nil
+	case "br":
+		return brotli.NewReader(r), nil
 	}
 	return nil, fmt.Errorf("unsupported compression %q", compression)
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/andybalholm/brotli"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -163,6 +164,12 @@ func TestHTTPFailureClassification(t *testing.T) {
 		fmt.Fprint(zw, "status: healthy")
 		zw.Close()
 	}))
+	brotlied := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Encoding", "br")
+		bw := brotli.NewWriter(w)
+		fmt.Fprint(bw, "status: healthy")
+		bw.Close()
+	}))
 	tlsOK := startTLS(t, text("secure"), validCert)
 	tlsWrongName := startTLS(t, text("x"), wrongNameCert)
 	tlsExpired := startTLS(t, text("x"), expiredCert)
@@ -231,6 +238,9 @@ func TestHTTPFailureClassification(t *testing.T) {
 		{name: "gzip body decoded for regexps", target: urlFor(gzipped, "ok.siteward.test", "/"),
 			module:      "prober: http\nhttp:\n  compression: gzip\n  fail_if_body_not_matches_regexp: [\"healthy\"]",
 			wantMetrics: map[string]float64{"probe_http_uncompressed_body_length": float64(len("status: healthy")), "probe_failed_due_to_regex": 0}},
+		{name: "brotli body decoded for regexps", target: urlFor(brotlied, "ok.siteward.test", "/"),
+			module:      "prober: http\nhttp:\n  compression: br\n  fail_if_body_not_matches_regexp: [\"healthy\"]",
+			wantMetrics: map[string]float64{"probe_http_uncompressed_body_length": float64(len("status: healthy"))}},
 		{name: "body over body_size_limit", target: urlFor(okHTTP, "ok.siteward.test", "/"), module: "prober: http\nhttp:\n  body_size_limit: 4B",
 			wantType: FailureHTTP, wantReason: ReasonHTTPProtocolError},
 		{name: "ssl required", target: urlFor(okHTTP, "ok.siteward.test", "/"), module: "prober: http\nhttp:\n  fail_if_not_ssl: true",
