@@ -125,7 +125,7 @@ func TestProbeDNS(t *testing.T) {
 		{
 			name:        "server does not answer in time",
 			module:      "prober: dns\ndns:\n  query_name: slow.acme.test\n  query_type: A",
-			timeout:     time.Second,,
+			timeout:     time.Second,
 			wantFailure: [2]string{"timeout", "dns_timeout"},
 			want:        map[string]float64{"probe_dns_query_succeeded": 0},
 		},

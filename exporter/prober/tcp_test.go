@@ -282,7 +282,7 @@ tcp:
 			name:        "silent server",
 			target:      "127.0.0.1:" + silentPort,
 			module:      "prober: tcp\ntcp:\n  query_response:\n    - expect: \"^SSH-2.0-\"",
-			timeout:     time.Second, // long enough for the connect on a busy machine, the read is what times out,
+			timeout:     time.Second, // long enough for the connect on a busy machine; the read times out
 			wantFailure: [2]string{"timeout", "response_timeout"},
 		},
 		{
