@@ -468,9 +468,9 @@ func scanNotices(rows pgx.Rows) ([]store.Notice, error) {
 	return out, nil
 }
 
-// Notices returns an incident's notices, oldest first.
+// Notices returns an incident's notices in the order they were enqueued.
 func (s *Store) Notices(ctx context.Context, incidentID string) ([]store.Notice, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+noticeColumns+` FROM notices WHERE incident_id = $1 ORDER BY created_at, id`, incidentID)
+	rows, err := s.pool.Query(ctx, `SELECT `+noticeColumns+` FROM notices WHERE incident_id = $1 ORDER BY created_at, seq`, incidentID)
 	if err != nil {
 		return nil, fmt.Errorf("notices: %w", err)
 	}

@@ -36,6 +36,7 @@ CREATE INDEX timeline_incident ON timeline (incident_id, id);
 
 CREATE TABLE notices (
 	id              text PRIMARY KEY, -- the idempotency key
+	seq             bigserial NOT NULL, -- enqueue order (IDs are random)
 	incident_id     text NOT NULL,
 	channel         text NOT NULL,
 	audience        text NOT NULL,
@@ -54,7 +55,7 @@ CREATE TABLE notices (
 );
 -- Only pending notices are ever claimed: keep that index small.
 CREATE INDEX notices_due ON notices (next_attempt_at, id) WHERE status = 'pending';
-CREATE INDEX notices_incident ON notices (incident_id, created_at, id);
+CREATE INDEX notices_incident ON notices (incident_id, created_at, seq);
 
 CREATE TABLE timers (
 	subject     text NOT NULL,
