@@ -6,6 +6,7 @@
 package difftest
 
 import (
+	"compress/gzip"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -89,7 +90,8 @@ func (ca *CA) ServerCertificate(notBefore, notAfter time.Time) (tls.Certificate,
 const TargetBody = "hello from a siteward test site\n"
 
 // TargetHandler is the site both exporters probe: "/" answers 200 with TargetBody, "/404" 404,
-// "/redirect" redirects to "/", "/created" answers 201 to a POST.
+// "/redirect" redirects to "/", "/created" answers 201 to a POST, "/gzip" sends TargetBody
+// gzip-encoded, "/private" wants basic auth as prober:secret.
 func TargetHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
@@ -102,6 +104,20 @@ func TargetHandler() http.Handler {
 	mux.HandleFunc("POST /created", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusCreated)
 		fmt.Fprint(w, "created\n")
+	})
+	mux.HandleFunc("/gzip", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Encoding", "gzip")
+		gz := gzip.NewWriter(w)
+		fmt.Fprint(gz, TargetBody)
+		_ = gz.Close()
+	})
+	mux.HandleFunc("/private", func(w http.ResponseWriter, r *http.Request) {
+		if user, pass, ok := r.BasicAuth(); !ok || user != "prober" || pass != "secret" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="difftest"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, TargetBody)
 	})
 	return mux
 }
