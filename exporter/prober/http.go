@@ -365,21 +365,20 @@ func ProbeHTTP(ctx context.Context, target string, module config.Module, registr
 			}
 			counter := &byteCounter{Reader: body}
 			if success && (len(httpConfig.FailIfBodyMatchesRegexp) > 0 || len(httpConfig.FailIfBodyNotMatchesRegexp) > 0) {
-				reason, ok := matchBody(counter, httpConfig, logger)
+				reason, ok, err := matchBody(counter, httpConfig, logger)
 				success = ok
 				failedDueToRegex.Set(boolToFloat(!ok))
-				if !ok {
+				switch {
+				case err != nil:
+					result.Fail(bodyReadFailure(err))
+				case !ok:
 					result.Fail(FailureContent, reason)
 				}
 			}
 			if _, err := io.Copy(io.Discard, counter); err != nil {
 				logger.Info("Failed to read HTTP response body", "err", err)
 				success = false
-				if isTimeout(err) {
-					result.Fail(FailureTimeout, ReasonResponseTimeout)
-				} else {
-					result.Fail(FailureHTTP, ReasonHTTPProtocolError)
-				}
+				result.Fail(bodyReadFailure(err))
 			}
 			respBodyBytes = counter.n
 			resp.Body.Close()
@@ -512,26 +511,36 @@ func matchHeaders(header http.Header, httpConfig config.HTTPProbe, logger *slog.
 }
 
 // matchBody reads the whole body and applies fail_if_body_matches_regexp and
-// fail_if_body_not_matches_regexp.
-func matchBody(r io.Reader, httpConfig config.HTTPProbe, logger *slog.Logger) (Reason, bool) {
+// fail_if_body_not_matches_regexp. A body that cannot be read is an error, not a mismatch.
+func matchBody(r io.Reader, httpConfig config.HTTPProbe, logger *slog.Logger) (Reason, bool, error) {
 	body, err := io.ReadAll(r)
 	if err != nil {
 		logger.Error("Error reading HTTP body", "err", err)
-		return ReasonBodyNotMatchedRegexp, false
+		return "", false, err
 	}
 	for _, re := range httpConfig.FailIfBodyMatchesRegexp {
 		if re.Match(body) {
 			logger.Error("Body matched regular expression", "regexp", re.String())
-			return ReasonBodyMatchedRegexp, false
+			return ReasonBodyMatchedRegexp, false, nil
 		}
 	}
 	for _, re := range httpConfig.FailIfBodyNotMatchesRegexp {
 		if !re.Match(body) {
 			logger.Error("Body did not match regular expression", "regexp", re.String())
-			return ReasonBodyNotMatchedRegexp, false
+			return ReasonBodyNotMatchedRegexp, false, nil
 		}
 	}
-	return "", true
+	return "", true, nil
+}
+
+// bodyReadFailure classifies an error reading the response body: the deadline passing while
+// the body trickles in, or anything else wrong with it (over body_size_limit, bad encoding,
+// connection cut).
+func bodyReadFailure(err error) (FailureType, Reason) {
+	if isTimeout(err) {
+		return FailureTimeout, ReasonResponseTimeout
+	}
+	return FailureHTTP, ReasonHTTPProtocolError
 }
 
 // decompressionReader decodes the body for the configured `compression` (none by default).

@@ -146,8 +146,15 @@ func TestHTTPFailureClassification(t *testing.T) {
 		case <-time.After(10 * time.Second):
 		}
 	}))
-	var loop *httptest.Server
-	loop = startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	trickle := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "status: ")
+		w.(http.Flusher).Flush()
+		select { // the rest of the body never comes before the probe gives up
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	}))
+	loop := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/again", http.StatusFound)
 	}))
 	withHeader := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -222,6 +229,12 @@ func TestHTTPFailureClassification(t *testing.T) {
 			wantType: FailureDNS, wantReason: ReasonDNSNXDomain},
 		{name: "connection refused", target: fmt.Sprintf("http://ok.siteward.test:%d/", closedPort), module: "prober: http",
 			wantType: FailureConnect, wantReason: ReasonConnectionRefused},
+		{name: "body slower than the timeout, with a body regexp", target: urlFor(trickle, "ok.siteward.test", "/"),
+			module:  "prober: http\nhttp:\n  fail_if_body_not_matches_regexp: [\"healthy\"]",
+			timeout: 300 * time.Millisecond, wantType: FailureTimeout, wantReason: ReasonResponseTimeout},
+		{name: "body over body_size_limit, with a body regexp", target: urlFor(okHTTP, "ok.siteward.test", "/"),
+			module:   "prober: http\nhttp:\n  body_size_limit: 4B\n  fail_if_body_not_matches_regexp: [\"operational\"]",
+			wantType: FailureHTTP, wantReason: ReasonHTTPProtocolError},
 		{name: "body does not match", target: urlFor(okHTTP, "ok.siteward.test", "/"),
 			module:   "prober: http\nhttp:\n  fail_if_body_not_matches_regexp: [\"healthy\"]",
 			wantType: FailureContent, wantReason: ReasonBodyNotMatchedRegexp, wantMetrics: map[string]float64{"probe_failed_due_to_regex": 1}},
