@@ -33,6 +33,11 @@ func newLifecycleMetrics(reg prometheus.Registerer) *lifecycleMetrics {
 			Help: "When this receiver last recorded a Watchdog heartbeat (Unix seconds).",
 		}),
 	}
+	for _, drill := range []string{"false", "true"} {
+		m.toAck.WithLabelValues(drill)
+		m.toFirstNotice.WithLabelValues(drill)
+		m.toResolve.WithLabelValues(drill)
+	}
 	reg.MustRegister(m.toAck, m.toFirstNotice, m.toResolve, m.watchdogLastSeen)
 	return m
 }

@@ -324,3 +324,21 @@ func TestWatchdogEndpoint(t *testing.T) {
 		t.Fatalf("watchdog opened an incident: %+v", incs)
 	}
 }
+
+// TestRecordedPayload: a body recorded from Alertmanager 0.25 (Debian) by
+// receiver.TestRecordedAlertmanagerPayloads decodes with every field the receiver uses.
+func TestRecordedPayload(t *testing.T) {
+	b, err := os.ReadFile("testdata/alertmanager-0.25-firing.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := api.DecodeWebhook(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := m.StoreAlerts()
+	if len(a) != 1 || a[0].Fingerprint != "f66f89827f562519" || a[0].Labels["failure_type"] != "ssl" || a[0].StartsAt.IsZero() ||
+		!a[0].EndsAt.IsZero() || m.GroupKey == "" || m.Receiver != "siteward" {
+		t.Fatalf("decoded %+v", a)
+	}
+}
