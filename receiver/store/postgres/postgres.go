@@ -121,10 +121,29 @@ type tx struct{ tx pgx.Tx }
 // RecordAlertEvents inserts each event with ON CONFLICT DO NOTHING and, for a firing event,
 // checks in the same statement whether its resolution was already recorded. All statements
 // go to the server in one batch, one round trip; each sees the events inserted before it.
+//
+// The inserts run in (key, fingerprint, starts_at) order, so that two replicas recording the
+// same alerts listed in different orders (an HA pair's notifications for one group) take the
+// unique-index locks in the same order instead of deadlocking. Events of one alert keep their
+// relative order, which the "resolved overtook firing" rule depends on.
 func (t *tx) RecordAlertEvents(ctx context.Context, events []store.AlertEvent) ([]store.AlertEvent, error) {
 	if len(events) == 0 {
 		return nil, nil
 	}
+	order := make([]int, len(events))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		ea, eb := events[a], events[b]
+		if c := strings.Compare(ea.Key, eb.Key); c != 0 {
+			return c
+		}
+		if c := strings.Compare(ea.Alert.Fingerprint, eb.Alert.Fingerprint); c != 0 {
+			return c
+		}
+		return ea.Alert.StartsAt.Compare(eb.Alert.StartsAt)
+	})
 	const q = `WITH ins AS (
 		INSERT INTO alert_events (key, fingerprint, starts_at, status) VALUES ($1, $2, $3, $4)
 		ON CONFLICT DO NOTHING RETURNING 1)
@@ -132,23 +151,28 @@ func (t *tx) RecordAlertEvents(ctx context.Context, events []store.AlertEvent) (
 	       $4 = 'firing' AND EXISTS (SELECT 1 FROM alert_events
 	                                 WHERE key = $1 AND fingerprint = $2 AND starts_at = $3 AND status = 'resolved')`
 	var b pgx.Batch
-	for _, ev := range events {
+	for _, i := range order {
+		ev := events[i]
 		b.Queue(q, ev.Key, ev.Alert.Fingerprint, nanos(ev.Alert.StartsAt), ev.Alert.Status)
 	}
 	br := t.tx.SendBatch(ctx, &b)
-	var fresh []store.AlertEvent
-	for _, ev := range events {
+	isFresh := make([]bool, len(events))
+	for _, i := range order {
 		var inserted, overtaken bool
 		if err := br.QueryRow().Scan(&inserted, &overtaken); err != nil {
 			br.Close()
 			return nil, fmt.Errorf("record alert event: %w", conflict(err))
 		}
-		if inserted && !overtaken {
-			fresh = append(fresh, ev)
-		}
+		isFresh[i] = inserted && !overtaken
 	}
 	if err := br.Close(); err != nil {
 		return nil, fmt.Errorf("record alert events: %w", conflict(err))
+	}
+	var fresh []store.AlertEvent
+	for i, ev := range events {
+		if isFresh[i] {
+			fresh = append(fresh, ev)
+		}
 	}
 	return fresh, nil
 }

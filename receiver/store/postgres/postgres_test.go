@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -133,6 +134,56 @@ func TestClaimsAcrossReplicas(t *testing.T) {
 			if len(owners) != 1 {
 				t.Errorf("%s %s claimed by %v, want exactly one owner", what, id, owners)
 			}
+		}
+	}
+}
+
+// TestRecordAlertEventsNoDeadlock: replicas record the same alerts, listed in opposite
+// orders, at the same instant (an HA pair's notifications for one group). Neither may fail:
+// a deadlock would surface as store.ErrConflict after PostgreSQL's deadlock_timeout.
+func TestRecordAlertEventsNoDeadlock(t *testing.T) {
+	url := pgtest.Database(t)
+	ctx := context.Background()
+	a, err := Open(ctx, url, promslog.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	b, err := Open(ctx, url, promslog.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+
+	startsAt := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	for round := range 20 {
+		var events []store.AlertEvent
+		for i := range 8 {
+			events = append(events, store.AlertEvent{Key: fmt.Sprintf("k%d", round),
+				Alert: store.Alert{Fingerprint: fmt.Sprintf("fp%d", i), Status: "firing", StartsAt: startsAt}})
+		}
+		reversed := slices.Clone(events)
+		slices.Reverse(reversed)
+		var wg sync.WaitGroup
+		fresh := make([]int, 2)
+		for i, job := range []struct {
+			s      *Store
+			events []store.AlertEvent
+		}{{a, events}, {b, reversed}} {
+			wg.Go(func() {
+				err := job.s.Update(ctx, func(tx store.Tx) error {
+					got, err := tx.RecordAlertEvents(ctx, job.events)
+					fresh[i] = len(got)
+					return err
+				})
+				if err != nil {
+					t.Errorf("round %d, replica %d: %v", round, i, err)
+				}
+			})
+		}
+		wg.Wait()
+		if fresh[0]+fresh[1] != len(events) {
+			t.Fatalf("round %d: %d + %d fresh events, want %d in total", round, fresh[0], fresh[1], len(events))
 		}
 	}
 }
