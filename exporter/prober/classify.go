@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -52,7 +53,9 @@ func Classify(err error) (FailureType, Reason) {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return FailureConnect, ReasonConnectionRefused
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED),
+		// The peer closed the connection before answering.
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return FailureConnect, ReasonConnectionReset
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTDOWN):
 		return FailureConnect, ReasonHostUnreachable
@@ -126,5 +129,7 @@ func isTLSError(err error) bool {
 	if errors.As(err, &alertErr) {
 		return true
 	}
-	return strings.Contains(err.Error(), "tls: ")
+	msg := err.Error()
+	// net/http replaces the RecordHeaderError of a plain-HTTP answer with its own message.
+	return strings.Contains(msg, "tls: ") || strings.Contains(msg, "server gave HTTP response to HTTPS client")
 }

@@ -154,6 +154,31 @@ func TestHTTPFailureClassification(t *testing.T) {
 		case <-time.After(10 * time.Second):
 		}
 	}))
+	// Accepts connections and closes them, answering nothing; with SO_LINGER 0 the close is a
+	// reset (RST) instead of a FIN.
+	hangUp := func(reset bool) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				conn, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				if reset {
+					conn.(*net.TCPConn).SetLinger(0)
+				} else {
+					// Read the request first, so the close is not mistaken for a reset.
+					conn.Read(make([]byte, 4096))
+				}
+				conn.Close()
+			}
+		}()
+		return fmt.Sprintf("http://ok.siteward.test:%d/", ln.Addr().(*net.TCPAddr).Port)
+	}
 	loop := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/again", http.StatusFound)
 	}))
@@ -235,6 +260,12 @@ func TestHTTPFailureClassification(t *testing.T) {
 		{name: "body over body_size_limit, with a body regexp", target: urlFor(okHTTP, "ok.siteward.test", "/"),
 			module:   "prober: http\nhttp:\n  body_size_limit: 4B\n  fail_if_body_not_matches_regexp: [\"operational\"]",
 			wantType: FailureHTTP, wantReason: ReasonHTTPProtocolError},
+		{name: "connection closed without an answer", target: hangUp(false), module: "prober: http",
+			wantType: FailureConnect, wantReason: ReasonConnectionReset},
+		{name: "connection reset", target: hangUp(true), module: "prober: http",
+			wantType: FailureConnect, wantReason: ReasonConnectionReset},
+		{name: "https to a plain HTTP server", target: strings.Replace(urlFor(okHTTP, "ok.siteward.test", "/"), "http://", "https://", 1), module: "prober: http",
+			wantType: FailureSSL, wantReason: ReasonTLSHandshakeError},
 		{name: "body does not match", target: urlFor(okHTTP, "ok.siteward.test", "/"),
 			module:   "prober: http\nhttp:\n  fail_if_body_not_matches_regexp: [\"healthy\"]",
 			wantType: FailureContent, wantReason: ReasonBodyNotMatchedRegexp, wantMetrics: map[string]float64{"probe_failed_due_to_regex": 1}},
