@@ -412,7 +412,13 @@ func (t *tx) CancelTimers(ctx context.Context, subject string, kinds ...store.Ti
 	return nil
 }
 
+// TakeTimer first locks the timer's incident (when the subject is one), then the timer. The
+// lifecycle changes an incident and then its timers; firing a timer in the opposite order
+// would let the two deadlock.
 func (t *tx) TakeTimer(ctx context.Context, tm store.Timer) (bool, error) {
+	if _, err := t.tx.Exec(ctx, `SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE`, tm.Subject); err != nil {
+		return false, fmt.Errorf("take timer: lock incident %s: %w", tm.Subject, conflict(err))
+	}
 	tag, err := t.tx.Exec(ctx, `DELETE FROM timers WHERE subject = $1 AND kind = $2 AND due_at = $3`,
 		tm.Subject, string(tm.Kind), nanos(tm.DueAt))
 	if err != nil {

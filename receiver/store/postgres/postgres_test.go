@@ -187,3 +187,73 @@ func TestRecordAlertEventsNoDeadlock(t *testing.T) {
 		}
 	}
 }
+
+// TestTimerAndIncidentLockOrder: one replica fires an incident's timer (TakeTimer, then the
+// incident) while another changes the incident and moves its timer (the incident, then
+// SetTimer), over and over. Neither may fail with a deadlock.
+func TestTimerAndIncidentLockOrder(t *testing.T) {
+	url := pgtest.Database(t)
+	ctx := context.Background()
+	var stores []*Store
+	for range 2 {
+		s, err := Open(ctx, url, promslog.NewNopLogger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		stores = append(stores, s)
+	}
+	due := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	timer := store.Timer{Subject: "i1", Kind: store.TimerUpdate, DueAt: due}
+	err := stores[0].Update(ctx, func(tx store.Tx) error {
+		if err := tx.CreateIncident(ctx, &store.Incident{ID: "i1", Key: "k", Client: "acme", State: store.StateInvestigating}); err != nil {
+			return err
+		}
+		return tx.SetTimer(ctx, timer)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const rounds = 30
+	var wg sync.WaitGroup
+	wg.Go(func() { // the timer worker
+		for range rounds {
+			err := stores[0].Update(ctx, func(tx store.Tx) error {
+				if _, err := tx.TakeTimer(ctx, timer); err != nil {
+					return err
+				}
+				inc, err := tx.Incident(ctx, "i1")
+				if err != nil {
+					return err
+				}
+				inc.Owner = "timer"
+				return tx.UpdateIncident(ctx, inc)
+			})
+			if err != nil {
+				t.Errorf("firing the timer: %v", err)
+				return
+			}
+		}
+	})
+	wg.Go(func() { // a webhook or an API call on the same incident
+		for range rounds {
+			err := stores[1].Update(ctx, func(tx store.Tx) error {
+				inc, err := tx.Incident(ctx, "i1")
+				if err != nil {
+					return err
+				}
+				inc.Owner = "api"
+				if err := tx.UpdateIncident(ctx, inc); err != nil {
+					return err
+				}
+				return tx.SetTimer(ctx, timer)
+			})
+			if err != nil {
+				t.Errorf("changing the incident: %v", err)
+				return
+			}
+		}
+	})
+	wg.Wait()
+}
