@@ -65,10 +65,17 @@ func ProbeTCP(ctx context.Context, target string, module config.Module, registry
 		}
 	}
 
+	// The TLS metrics are registered once per probe: a starttls step after `tls: true` (TLS in
+	// TLS) would otherwise register them twice.
 	tlsMetricsDone := false
 	upgrade := func() bool {
-		tlsConn, ok := handshakeTLS(ctx, conn, host, module.TCP.TLSConfig, registry, result, logger)
-		if !ok {
+		tlsConn, err := handshakeTLS(ctx, conn, host, module.TCP.TLSConfig, logger)
+		if err != nil {
+			if !tlsMetricsDone {
+				// siteward's addition: the expiry of the certificates the server presented.
+				RegisterFailedHandshakeMetrics(registry, err)
+			}
+			failWith(result, err, "tls")
 			return false
 		}
 		conn = tlsConn
@@ -134,14 +141,12 @@ func ProbeTCP(ctx context.Context, target string, module config.Module, registry
 }
 
 // handshakeTLS runs a TLS client handshake over conn, verifying the certificate against
-// serverName unless tls_config names another. On failure it records why and, siteward's
-// addition, the expiry of the certificates the server presented.
-func handshakeTLS(ctx context.Context, conn net.Conn, serverName string, cfg pconfig.TLSConfig, registry *prometheus.Registry, result *Result, logger *slog.Logger) (*tls.Conn, bool) {
+// serverName unless tls_config names another.
+func handshakeTLS(ctx context.Context, conn net.Conn, serverName string, cfg pconfig.TLSConfig, logger *slog.Logger) (*tls.Conn, error) {
 	tlsConfig, err := pconfig.NewTLSConfig(&cfg)
 	if err != nil {
 		logger.Error("Error creating TLS configuration", "err", err)
-		result.Fail(FailureSSL, ReasonTLSHandshakeError)
-		return nil, false
+		return nil, fmt.Errorf("tls: creating the configuration: %w", err)
 	}
 	if tlsConfig.ServerName == "" {
 		// The connection went to the resolved IP, so the name to verify must be given.
@@ -150,12 +155,10 @@ func handshakeTLS(ctx context.Context, conn net.Conn, serverName string, cfg pco
 	tlsConn := tls.Client(conn, tlsConfig)
 	if err := tlsConn.HandshakeContext(ctx); err != nil {
 		logger.Error("TLS Handshake (client) failed", "err", err)
-		RegisterFailedHandshakeMetrics(registry, err)
-		failWith(result, err, "tls")
-		return nil, false
+		return nil, err
 	}
 	logger.Info("TLS Handshake (client) succeeded")
-	return tlsConn, true
+	return tlsConn, nil
 }
 
 // registerExpectInfo registers probe_expect_info with the step's labels, their values
