@@ -179,6 +179,21 @@ func TestHTTPFailureClassification(t *testing.T) {
 		}()
 		return fmt.Sprintf("http://ok.siteward.test:%d/", ln.Addr().(*net.TCPAddr).Port)
 	}
+	// Accepts TCP connections and never answers: an HTTPS probe waits in the TLS handshake.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	go func() {
+		for {
+			conn, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { conn.Close() })
+		}
+	}()
 	loop := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/again", http.StatusFound)
 	}))
@@ -260,6 +275,8 @@ func TestHTTPFailureClassification(t *testing.T) {
 		{name: "body over body_size_limit, with a body regexp", target: urlFor(okHTTP, "ok.siteward.test", "/"),
 			module:   "prober: http\nhttp:\n  body_size_limit: 4B\n  fail_if_body_not_matches_regexp: [\"operational\"]",
 			wantType: FailureHTTP, wantReason: ReasonHTTPProtocolError},
+		{name: "TLS handshake slower than the timeout", target: fmt.Sprintf("https://ok.siteward.test:%d/", silent.Addr().(*net.TCPAddr).Port),
+			module: "prober: http", timeout: 300 * time.Millisecond, wantType: FailureTimeout, wantReason: ReasonTLSHandshakeTimeout},
 		{name: "connection closed without an answer", target: hangUp(false), module: "prober: http",
 			wantType: FailureConnect, wantReason: ReasonConnectionReset},
 		{name: "connection reset", target: hangUp(true), module: "prober: http",
