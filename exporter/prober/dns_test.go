@@ -255,3 +255,19 @@ func TestProbeDNSOverTLS(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkProbeDNS(b *testing.B) {
+	s := dnstest.Start(b)
+	s.Add(b, "shop.acme.test. 60 IN A 127.0.0.1")
+	module := testModule(b, "prober: dns\ndns:\n  query_name: shop.acme.test\n  query_type: A\n  validate_answer_rrs:\n    fail_if_not_matches_regexp: ['127\\.0\\.0\\.1$']")
+	logger := promslog.NewNopLogger()
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var result Result
+		if !ProbeDNS(ctx, s.Addr, module, prometheus.NewRegistry(), &result, logger) {
+			b.Fatalf("probe failed: %+v", result)
+		}
+		cancel()
+	}
+}

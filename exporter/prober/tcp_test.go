@@ -29,7 +29,7 @@ import (
 
 // testModule parses one module body (YAML, the keys under the module's name) with the
 // exporter's own loader, so the probers see exactly what a config file gives them.
-func testModule(t *testing.T, body string) config.Module {
+func testModule(t testing.TB, body string) config.Module {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("modules:\n  m:\n")
@@ -135,7 +135,7 @@ func (ca *tcpTestCA) issue(t *testing.T, host string, notBefore, notAfter time.T
 
 // startTCPServer accepts connections on a loopback port and runs handle for each (over TLS
 // when cert is given). It returns the port.
-func startTCPServer(t *testing.T, cert *tls.Certificate, handle func(net.Conn)) string {
+func startTCPServer(t testing.TB, cert *tls.Certificate, handle func(net.Conn)) string {
 	t.Helper()
 	var ln net.Listener
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -381,5 +381,20 @@ tcp:
 				}
 			}
 		})
+	}
+}
+
+func BenchmarkProbeTCP(b *testing.B) {
+	port := startTCPServer(b, nil, smtpLike(nil))
+	module := testModule(b, "prober: tcp\ntcp:\n  query_response:\n    - expect: \"^220 ([^ ]+) ESMTP\"\n      send: \"EHLO ${1}\"\n    - expect: \"^250 STARTTLS\"")
+	logger := promslog.NewNopLogger()
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var result Result
+		if !ProbeTCP(ctx, "127.0.0.1:"+port, module, prometheus.NewRegistry(), &result, logger) {
+			b.Fatalf("probe failed: %+v", result)
+		}
+		cancel()
 	}
 }
