@@ -38,6 +38,7 @@ type Config struct {
 	Runbooks          map[string]Runbook `yaml:"runbooks,omitempty"`
 	API               API                `yaml:"api,omitempty"`
 	Outbox            Outbox             `yaml:"outbox,omitempty"`
+	Maintenance       []Maintenance      `yaml:"maintenance,omitempty"`
 }
 
 // Team is the responders' side.
@@ -60,6 +61,8 @@ type Client struct {
 	Channels         []string  `yaml:"channels,omitempty"`
 	PublicStatusPage bool      `yaml:"public_status_page,omitempty"`
 	Templates        Templates `yaml:"templates,omitempty"`
+	// Sites are listed on the status page even before they had an incident.
+	Sites []string `yaml:"sites,omitempty"`
 }
 
 // OnCall holds the rotations and the escalation policy.
@@ -236,6 +239,9 @@ func (c *Config) validate(dir string) error {
 		if strings.TrimSpace(string(tok)) == "" {
 			return fmt.Errorf("api.tokens[%d]: empty token", i)
 		}
+	}
+	if err := c.validateMaintenance(); err != nil {
+		return err
 	}
 	return c.Outbox.validate()
 }

@@ -112,6 +112,7 @@ func TestInvalid(t *testing.T) {
 		"unknown_channel.bad.yml":             `clients[0].channels: unknown channel "nope"`,
 		"duplicate_client.bad.yml":            "clients[1].name: duplicate",
 		"bad_time_zone.bad.yml":               "oncall.rotations[0].time_zone",
+		"maintenance_end_first.bad.yml":       "maintenance[0].end",
 		"unknown_rotation.bad.yml":            `oncall.escalation[0].rotation: unknown rotation "q"`,
 		"bad_template.bad.yml":                "templates.initial",
 		"unknown_runbook.bad.yml":             "runbooks.smtp",

@@ -48,7 +48,7 @@ func (s *Service) OpenDrill(ctx context.Context, client, site, actor string) (*s
 			return err
 		}
 		ev := incident.AlertsReceived{Key: key, KeyLabels: keyLabels, Alerts: []store.Alert{alert}, Facts: facts}
-		d, err := incident.Apply(nil, ev, now, s.settings(cfg, client, true), func() string { return id })
+		d, err := incident.Apply(nil, ev, now, s.settings(cfg, client, []string{site}, true), func() string { return id })
 		if err != nil {
 			return err
 		}

@@ -184,7 +184,7 @@ func (s *Service) Ingest(ctx context.Context, alerts []store.Alert) (IngestResul
 					return err
 				}
 			}
-			d, err := incident.Apply(cur, ev, now, s.settings(cfg, keyLabels[key]["client"], false), NewID)
+			d, err := incident.Apply(cur, ev, now, s.settings(cfg, keyLabels[key]["client"], keySites(keyLabels[key]), false), NewID)
 			if err != nil {
 				return err
 			}
@@ -226,7 +226,7 @@ func (s *Service) assess(ctx context.Context, tx store.Tx, cfg *config.Config, c
 	return f, nil
 }
 
-func (s *Service) settings(cfg *config.Config, client string, drill bool) incident.Settings {
+func (s *Service) settings(cfg *config.Config, client string, sites []string, drill bool) incident.Settings {
 	st := incident.Settings{
 		FirstNoticeDelay:   cfg.Timers.FirstNoticeDelay,
 		UpdateInterval:     cfg.Timers.UpdateInterval,
@@ -235,7 +235,7 @@ func (s *Service) settings(cfg *config.Config, client string, drill bool) incide
 	for _, l := range cfg.OnCall.Escalation {
 		st.EscalationTimeouts = append(st.EscalationTimeouts, l.Timeout)
 	}
-	if c := cfg.Client(client); c != nil && len(c.Channels) > 0 && !drill {
+	if c := cfg.Client(client); c != nil && len(c.Channels) > 0 && !drill && !cfg.InMaintenance(client, sites, s.now()) {
 		st.ClientNotices = true
 	}
 	return st
@@ -253,7 +253,7 @@ func (s *Service) Act(ctx context.Context, id string, ev incident.Event) (*store
 		if err != nil {
 			return err
 		}
-		d, err := incident.Apply(cur, ev, now, s.settings(cfg, cur.Client, cur.Drill), NewID)
+		d, err := incident.Apply(cur, ev, now, s.settings(cfg, cur.Client, cur.Sites, cur.Drill), NewID)
 		if err != nil {
 			return err
 		}
@@ -297,7 +297,7 @@ func (s *Service) FireTimer(ctx context.Context, t store.Timer) error {
 		if t.Kind == store.TimerEscalation {
 			ev.NextOwner = oncall.Owner(&cfg.OnCall, cur.EscalationLevel+1, now)
 		}
-		d, err := incident.Apply(cur, ev, now, s.settings(cfg, cur.Client, cur.Drill), NewID)
+		d, err := incident.Apply(cur, ev, now, s.settings(cfg, cur.Client, cur.Sites, cur.Drill), NewID)
 		if err != nil {
 			return err
 		}
