@@ -118,14 +118,24 @@ func fromNanos(n int64) time.Time {
 
 type tx struct{ tx pgx.Tx }
 
+// keyLockClass is the first half of the two-part advisory lock keys that serialise the
+// transactions recording alerts of one incident key (the second half is the key's hash).
+// Two-part keys never collide with the one-part migration lock.
+const keyLockClass = 1
+
 // RecordAlertEvents inserts each event with ON CONFLICT DO NOTHING and, for a firing event,
 // checks in the same statement whether its resolution was already recorded. All statements
 // go to the server in one batch, one round trip; each sees the events inserted before it.
 //
-// The inserts run in (key, fingerprint, starts_at) order, so that two replicas recording the
-// same alerts listed in different orders (an HA pair's notifications for one group) take the
-// unique-index locks in the same order instead of deadlocking. Events of one alert keep their
-// relative order, which the "resolved overtook firing" rule depends on.
+// It first takes a transaction-scoped advisory lock per incident key, so transactions that
+// record alerts of one key run one after the other, as on SQLite. Without it, a firing and a
+// resolved notification of a new alert arriving at two replicas at once would each miss the
+// other's uncommitted work: the firing one opens an incident the resolved one never sees.
+//
+// Locks are taken, and events inserted, in (key, fingerprint, starts_at) order, so two
+// replicas recording the same alerts listed in different orders (an HA pair's notifications
+// for one group) cannot deadlock. Events of one alert keep their relative order, which the
+// "resolved overtook firing" rule depends on.
 func (t *tx) RecordAlertEvents(ctx context.Context, events []store.AlertEvent) ([]store.AlertEvent, error) {
 	if len(events) == 0 {
 		return nil, nil
@@ -151,11 +161,26 @@ func (t *tx) RecordAlertEvents(ctx context.Context, events []store.AlertEvent) (
 	       $4 = 'firing' AND EXISTS (SELECT 1 FROM alert_events
 	                                 WHERE key = $1 AND fingerprint = $2 AND starts_at = $3 AND status = 'resolved')`
 	var b pgx.Batch
+	var keys []string // distinct, sorted: order is sorted by key first
+	for _, i := range order {
+		if k := events[i].Key; len(keys) == 0 || keys[len(keys)-1] != k {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		b.Queue(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, keyLockClass, k)
+	}
 	for _, i := range order {
 		ev := events[i]
 		b.Queue(q, ev.Key, ev.Alert.Fingerprint, nanos(ev.Alert.StartsAt), ev.Alert.Status)
 	}
 	br := t.tx.SendBatch(ctx, &b)
+	for range keys {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, fmt.Errorf("lock incident key: %w", conflict(err))
+		}
+	}
 	isFresh := make([]bool, len(events))
 	for _, i := range order {
 		var inserted, overtaken bool
