@@ -245,7 +245,7 @@ func ProbeHTTP(ctx context.Context, target string, module config.Module, registr
 			}
 		}
 	}
-	clientOptions := []pconfig.HTTPClientOption{pconfig.WithKeepAlivesDisabled()}
+	clientOptions := []pconfig.HTTPClientOption{pconfig.WithKeepAlivesDisabled(), pconfig.WithNewTLSConfigFunc(newProbeTLSConfig)}
 	if resolver := resolverFrom(ctx); resolver != net.DefaultResolver {
 		// Names the transport resolves itself (redirects to another host) use the same resolver.
 		dialer := &net.Dialer{Resolver: resolver}

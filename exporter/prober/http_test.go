@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -409,5 +410,37 @@ func TestHTTPRedirectToOtherHost(t *testing.T) {
 		if got := metrics[name][""]; got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
+	}
+}
+
+// TestProbeOffersClassicalCurves: the ClientHello of a probe offers X25519 and the NIST curves,
+// not the hybrid post-quantum key share (see probeCurves).
+func TestProbeOffersClassicalCurves(t *testing.T) {
+	ca := newTestCA(t)
+	cert, _ := ca.leaf(t, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "localhost")
+	offered := make(chan []tls.CurveID, 1)
+	srv := httptest.NewUnstartedServer(text("ok"))
+	srv.TLS = &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			select {
+			case offered <- hello.SupportedCurves:
+			default:
+			}
+			return nil, nil
+		},
+	}
+	srv.StartTLS()
+	defer srv.Close()
+
+	module := moduleFromYAML(t, fmt.Sprintf("prober: http\nhttp:\n  preferred_ip_protocol: ip4\n  tls_config:\n    ca: %q", ca.pem))
+	var result Result
+	target := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	if !ProbeHTTP(context.Background(), target, module, prometheus.NewRegistry(), &result, testLogger(t)) {
+		t.Fatalf("probe failed: %v", result)
+	}
+	got := <-offered
+	if !slices.Equal(got, probeCurves) {
+		t.Errorf("ClientHello offered %v, want %v", got, probeCurves)
 	}
 }

@@ -1,6 +1,7 @@
 package prober
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -10,7 +11,25 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	pconfig "github.com/prometheus/common/config"
 )
+
+// probeCurves are the key exchanges a probe offers: the classical ones, without Go's default
+// hybrid post-quantum X25519MLKEM768. A probe protects no data worth harvesting for later,
+// the hybrid key share costs about as much CPU as the rest of the handshake, and
+// blackbox_exporter 0.23 does not offer it either, so tls phase timings stay comparable.
+var probeCurves = []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP384, tls.CurveP521}
+
+// newProbeTLSConfig builds the tls.Config of a probe from the module's tls_config
+// (prometheus/common's rules) and applies probeCurves. It is a pconfig.NewTLSConfigFunc.
+func newProbeTLSConfig(ctx context.Context, cfg *pconfig.TLSConfig, opts ...pconfig.TLSConfigOption) (*tls.Config, error) {
+	tlsConfig, err := pconfig.NewTLSConfigWithContext(ctx, cfg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	tlsConfig.CurvePreferences = probeCurves
+	return tlsConfig, nil
+}
 
 // registerTLSMetrics registers blackbox_exporter's certificate and TLS metrics for a completed
 // handshake: probe_ssl_earliest_cert_expiry, probe_tls_version_info,
