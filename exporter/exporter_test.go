@@ -21,7 +21,7 @@ import (
 )
 
 // newTestExporter writes cfgText (with {{target}} replaced) to a file and serves it.
-func newTestExporter(t *testing.T, cfgText string, opts Options) (*Exporter, *httptest.Server, string) {
+func newTestExporter(t testing.TB, cfgText string, opts Options) (*Exporter, *httptest.Server, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "exporter.yml")
 	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
