@@ -257,3 +257,32 @@ func TestTimerAndIncidentLockOrder(t *testing.T) {
 	})
 	wg.Wait()
 }
+
+// TestOpenConcurrently: replicas starting at the same moment on an empty database all come
+// up, and the schema is migrated once.
+func TestOpenConcurrently(t *testing.T) {
+	url := pgtest.Database(t)
+	ctx := context.Background()
+	const replicas = 3
+	errs := make([]error, replicas)
+	var wg sync.WaitGroup
+	for i := range replicas {
+		wg.Go(func() {
+			s, err := Open(ctx, url, promslog.NewNopLogger())
+			if err == nil {
+				s.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("replica %d: %v", i, err)
+		}
+	}
+	pool := testPool(t, url)
+	if got := appliedVersions(t, pool); len(got) != len(migrations) {
+		t.Errorf("schema_migrations versions %v, want %d steps", got, len(migrations))
+	}
+}
