@@ -251,13 +251,14 @@ func ProbeHTTP(ctx context.Context, target string, module config.Module, registr
 		dialer := &net.Dialer{Resolver: resolver}
 		clientOptions = append(clientOptions, pconfig.WithDialContextFunc(dialer.DialContext))
 	}
+	// Keep-alives off: every probe measures a fresh connection and leaves none behind.
 	client, err := pconfig.NewClientFromConfig(clientConfig, "http_probe", clientOptions...)
 	if err != nil {
+		// What can fail here is reading tls_config's files (CA, certificate, key).
 		logger.Error("Error generating HTTP client", "err", err)
 		result.Fail(FailureSSL, ReasonTLSHandshakeError)
 		return false
 	}
-	defer client.CloseIdleConnections()
 	jar, err := cookiejar.New(&cookiejar.Options{PublicSuffixList: publicsuffix.List})
 	if err != nil {
 		logger.Error("Error generating cookiejar", "err", err)
@@ -302,9 +303,6 @@ func ProbeHTTP(ctx context.Context, target string, module config.Module, registr
 			continue
 		}
 		request.Header.Set(key, value)
-	}
-	if httpConfig.Compression != "" {
-		request.Header.Set("Accept-Encoding", httpConfig.Compression)
 	}
 
 	// As in blackbox_exporter, the resolve phase exists only when the prober resolved the name.

@@ -298,7 +298,7 @@ func TestHTTPFailureClassification(t *testing.T) {
 		{name: "redirect not followed", target: urlFor(loop, "ok.siteward.test", "/"), module: "prober: http\nhttp:\n  no_follow_redirects: true",
 			wantType: FailureHTTP, wantReason: ReasonHTTPStatus, wantMetrics: map[string]float64{"probe_http_status_code": 302}},
 		{name: "gzip body decoded for regexps", target: urlFor(gzipped, "ok.siteward.test", "/"),
-			module:      "prober: http\nhttp:\n  compression: gzip\n  fail_if_body_not_matches_regexp: [\"healthy\"]",
+			module:      "prober: http\nhttp:\n  compression: gzip\n  headers: {Accept-Encoding: gzip}\n  fail_if_body_not_matches_regexp: [\"healthy\"]",
 			wantMetrics: map[string]float64{"probe_http_uncompressed_body_length": float64(len("status: healthy")), "probe_failed_due_to_regex": 0}},
 		{name: "brotli body decoded for regexps", target: urlFor(brotlied, "ok.siteward.test", "/"),
 			module:      "prober: http\nhttp:\n  compression: br\n  fail_if_body_not_matches_regexp: [\"healthy\"]",
