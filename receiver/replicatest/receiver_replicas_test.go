@@ -27,18 +27,25 @@ func TestReceiverReplicas(t *testing.T) {
 	liveConfig := writeConfig(t, channel.URL+"/live")
 
 	// The victim starts alone, so that it is the one that claims and sends the first notices.
+	// Its channel requests are held unanswered (see deliveryCounter).
 	victim := startReceiver(t, "r3", dbURL, writeConfig(t, channel.URL+"/victim"))
 	replicas := []*receiverReplica{nil, nil, victim}
 	var mu sync.Mutex // guards replicas: the live ones join mid-burst
+	// replicaURL is what a load balancer does: the replica asked for, or the next one up. While
+	// none is up (the moment between the kill and the others' start) it waits for one.
 	replicaURL := func(i int) string {
-		mu.Lock()
-		defer mu.Unlock()
-		for j := range 3 {
-			if r := replicas[(i+j)%3]; r != nil {
-				return r.url
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
+			mu.Lock()
+			for j := range 3 {
+				if r := replicas[(i+j)%3]; r != nil {
+					mu.Unlock()
+					return r.url
+				}
 			}
+			mu.Unlock()
+			time.Sleep(10 * time.Millisecond) // polling for a replica to come up
 		}
-		return ""
+		return "http://127.0.0.1:1" // nothing is up: the request fails, and send says so
 	}
 
 	const sites = 24
@@ -100,13 +107,15 @@ func TestReceiverReplicas(t *testing.T) {
 		case <-time.After(60 * time.Second):
 			t.Fatal("the victim replica sent nothing")
 		}
+		// Killed at once (its delivery must not time out first): mid-burst, with deliveries
+		// in flight. Then the others start and take over.
+		mu.Lock()
+		replicas[2] = nil
+		mu.Unlock()
+		victim.kill(t)
 		r1, r2 := startReceiver(t, "r1", dbURL, liveConfig), startReceiver(t, "r2", dbURL, liveConfig)
 		mu.Lock()
 		replicas[0], replicas[1] = r1, r2
-		mu.Unlock()
-		victim.kill(t) // mid-burst, with deliveries in flight
-		mu.Lock()
-		replicas[2] = nil
 		mu.Unlock()
 		for _, d := range firing[len(firing)/3:] {
 			ch <- d
