@@ -128,6 +128,9 @@ func (t *transport) phase() string {
 	switch {
 	case r == nil:
 		return "connect"
+	case !r.start.IsZero() && r.dnsDone.IsZero():
+		// The transport was resolving a redirect's host.
+		return "resolve"
 	case r.connectDone.IsZero():
 		return "connect"
 	case r.tls && r.tlsDone.IsZero():
