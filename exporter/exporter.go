@@ -28,7 +28,8 @@ type Options struct {
 	AllowAnyTarget bool
 	// Resolver, when set, resolves every probed name (--dns.resolver); nil means the system's.
 	Resolver *net.Resolver
-	// Registerer takes the exporter's own metrics; Gatherer serves /metrics.
+	// Registerer takes the exporter's own metrics; Gatherer serves /metrics. Both nil means a
+	// registry of the exporter's own.
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
 	Logger     *slog.Logger
@@ -80,11 +81,13 @@ func New(opts Options) (*Exporter, error) {
 	if opts.Logger == nil {
 		return nil, errors.New("exporter: Options.Logger is required")
 	}
-	if opts.Registerer == nil {
-		opts.Registerer = prometheus.NewRegistry()
-	}
-	if opts.Gatherer == nil {
-		opts.Gatherer = prometheus.DefaultGatherer
+	switch {
+	case opts.Registerer == nil && opts.Gatherer == nil:
+		registry := prometheus.NewRegistry()
+		opts.Registerer, opts.Gatherer = registry, registry
+	case opts.Registerer == nil || opts.Gatherer == nil:
+		// /metrics must serve what the exporter registers.
+		return nil, errors.New("exporter: set both Options.Registerer and Options.Gatherer, or neither")
 	}
 	e := &Exporter{opts: opts, logger: opts.Logger, metrics: newMetrics(opts.Registerer)}
 	if err := e.Reload(); err != nil {
