@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/siteward/siteward/internal/dnstest"
 	"github.com/siteward/siteward/internal/testutil"
 )
@@ -223,5 +225,63 @@ func TestDNSResolverFlag(t *testing.T) {
 		if code != 200 || !strings.Contains(body, tc.want) {
 			t.Errorf("probe of %s: %d, want a body with %q:\n%s", tc.host, code, tc.want, body)
 		}
+	}
+}
+
+// TestWebConfig: --web.config.file (exporter-toolkit) puts basic auth in front of every
+// endpoint.
+func TestWebConfig(t *testing.T) {
+	bin := testutil.BuildBinary(t, "siteward-exporter")
+	dir := t.TempDir()
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webConfig := filepath.Join(dir, "web.yml")
+	if err := os.WriteFile(webConfig, []byte(fmt.Sprintf("basic_auth_users:\n  prometheus: %s\n", hash)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "exporter.yml")
+	if err := os.WriteFile(cfgPath, []byte("modules:\n  http_2xx:\n    prober: http\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, "--config.file", cfgPath, "--web.listen-address", addr, "--web.config.file", webConfig)
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("exporter log:\n%s", logs.String())
+		}
+	})
+	get := func(user, password string) int {
+		req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if user != "" {
+			req.SetBasicAuth(user, password)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	waitFor(t, "the exporter to listen", func() bool { return get("", "") != 0 })
+	if code := get("", ""); code != http.StatusUnauthorized {
+		t.Errorf("without credentials: %d, want 401", code)
+	}
+	if code := get("prometheus", "wrong"); code != http.StatusUnauthorized {
+		t.Errorf("with a wrong password: %d, want 401", code)
+	}
+	if code := get("prometheus", "s3cret"); code != http.StatusOK {
+		t.Errorf("with the password: %d, want 200", code)
 	}
 }
