@@ -344,23 +344,14 @@ func (t *tx) AppendTimeline(ctx context.Context, entries ...store.TimelineEntry)
 	if len(entries) == 0 {
 		return nil
 	}
-	rows := make([][]any, len(entries))
-	for i, e := range entries {
-		rows[i] = []any{e.IncidentID, nanos(e.At), e.Actor, e.Kind, e.Text}
+	// One statement per entry, sent as one batch: statements run in order, so the bigserial
+	// IDs follow the order of entries.
+	var b pgx.Batch
+	for _, e := range entries {
+		b.Queue(`INSERT INTO timeline (incident_id, at, actor, kind, text) VALUES ($1, $2, $3, $4, $5)`,
+			e.IncidentID, nanos(e.At), e.Actor, e.Kind, e.Text)
 	}
-	// A multi-row INSERT keeps the entries' order in their bigserial IDs.
-	var sb strings.Builder
-	var args []any
-	sb.WriteString(`INSERT INTO timeline (incident_id, at, actor, kind, text) VALUES `)
-	for i, r := range rows {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		n := len(args)
-		fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5)
-		args = append(args, r...)
-	}
-	if _, err := t.tx.Exec(ctx, sb.String(), args...); err != nil {
+	if err := t.tx.SendBatch(ctx, &b).Close(); err != nil {
 		return fmt.Errorf("append timeline: %w", conflict(err))
 	}
 	return nil
