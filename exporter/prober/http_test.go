@@ -444,3 +444,37 @@ func TestProbeOffersClassicalCurves(t *testing.T) {
 		t.Errorf("ClientHello offered %v, want %v", got, probeCurves)
 	}
 }
+
+// TestHTTP2: against a server that speaks HTTP/2 over TLS the probe negotiates it
+// (enable_http2 defaults to true) and valid_http_versions can require it.
+func TestHTTP2(t *testing.T) {
+	ca := newTestCA(t)
+	cert, _ := ca.leaf(t, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "localhost")
+	srv := httptest.NewUnstartedServer(text("ok"))
+	srv.EnableHTTP2 = true
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	defer srv.Close()
+	target := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+
+	for _, tc := range []struct {
+		module  string
+		success bool
+		version float64
+	}{
+		{"", true, 2},
+		{"\n  valid_http_versions: [\"HTTP/2.0\"]", true, 2},
+		{"\n  valid_http_versions: [\"HTTP/1.1\"]", false, 2},
+		{"\n  enable_http2: false", true, 1.1},
+	} {
+		module := moduleFromYAML(t, fmt.Sprintf("prober: http\nhttp:\n  preferred_ip_protocol: ip4\n  tls_config:\n    ca: %q%s", ca.pem, tc.module))
+		registry := prometheus.NewRegistry()
+		var result Result
+		if got := ProbeHTTP(context.Background(), target, module, registry, &result, testLogger(t)); got != tc.success {
+			t.Errorf("module%s: success = %v, want %v (%v)", tc.module, got, tc.success, result)
+		}
+		if got := gathered(t, registry)["probe_http_version"][""]; got != tc.version {
+			t.Errorf("module%s: probe_http_version = %v, want %v", tc.module, got, tc.version)
+		}
+	}
+}
