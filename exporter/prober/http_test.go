@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -476,5 +477,31 @@ func TestHTTP2(t *testing.T) {
 		if got := gathered(t, registry)["probe_http_version"][""]; got != tc.version {
 			t.Errorf("module%s: probe_http_version = %v, want %v", tc.module, got, tc.version)
 		}
+	}
+}
+
+// TestHTTPProxySkipResolve: with proxy_url and skip_resolve_phase_with_proxy the probe leaves
+// name resolution to the proxy, so a name only the proxy knows is probed, with no resolve phase.
+func TestHTTPProxySkipResolve(t *testing.T) {
+	var proxied atomic.Value
+	proxy := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxied.Store(r.URL.String()) // a forward proxy sees the absolute URL
+		fmt.Fprint(w, "via proxy")
+	}))
+	module := moduleFromYAML(t, fmt.Sprintf("prober: http\nhttp:\n  proxy_url: %q\n  skip_resolve_phase_with_proxy: true", proxy.URL))
+	registry := prometheus.NewRegistry()
+	var result Result
+	if !ProbeHTTP(context.Background(), "http://intranet.siteward.invalid/health", module, registry, &result, testLogger(t)) {
+		t.Fatalf("probe failed: %v", result)
+	}
+	if got, _ := proxied.Load().(string); got != "http://intranet.siteward.invalid/health" {
+		t.Errorf("proxy saw %q", got)
+	}
+	metrics := gathered(t, registry)
+	if _, ok := metrics["probe_http_duration_seconds"][`phase="resolve"`]; ok {
+		t.Error("resolve phase reported although the proxy resolved the name")
+	}
+	if _, ok := metrics["probe_dns_lookup_time_seconds"]; ok {
+		t.Error("probe_dns_lookup_time_seconds reported although nothing was resolved")
 	}
 }
