@@ -83,7 +83,8 @@ func (r *receiverReplica) kill(t testing.TB) {
 }
 
 // writeConfig writes a receiver config whose team channel "team-hook" is a webhook to url.
-// Short timers and lease keep the test quick.
+// Short timers keep the test quick; the lease is long enough that a live replica never loses
+// one mid-delivery on a busy machine.
 func writeConfig(t testing.TB, url string) string {
 	t.Helper()
 	return writeFile(t, fmt.Sprintf(`channels:
@@ -94,7 +95,7 @@ team:
 timers:
   resolve_quiet_window: 1s
 outbox:
-  lease: 2s
+  lease: 4s # deliveries time out after half of it: generous for a busy test machine
   interval: 50ms
   min_backoff: 100ms
   max_backoff: 1s

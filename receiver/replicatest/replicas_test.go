@@ -23,7 +23,7 @@ func TestReplicasShareTheWork(t *testing.T) {
 	channel := newCountingChannel(t)
 	notifier := &webhookNotifier{url: channel.URL, client: channel.Client()}
 	// Long enough that a live replica never loses a lease mid-delivery on a busy machine.
-	const lease = 2 * time.Second
+	const lease = 3 * time.Second
 
 	replicas := []*replica{startReplica(t, "r1", url), startReplica(t, "r2", url), startReplica(t, "r3", url)}
 	victim := replicas[2]
