@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,16 +64,14 @@ func TestPipeline(t *testing.T) {
 		intervals:      fast,
 		receiverConfig: fastReceiverConfig("acme", "globex", "initech"),
 	})
+	// The cases run at once, each in its own subtest. Goroutines rather than t.Parallel: the
+	// latter would queue them behind -parallel (GOMAXPROCS, 2 here) and multiply the runtime.
+	var wg sync.WaitGroup
 	for _, o := range outages {
-		t.Run(o.failureType, func(t *testing.T) {
-			t.Parallel()
-			p.runOutage(t, o)
-		})
+		wg.Go(func() { t.Run(o.failureType, func(t *testing.T) { p.runOutage(t, o) }) })
 	}
-	t.Run("across clients", func(t *testing.T) {
-		t.Parallel()
-		p.runAcrossClients(t)
-	})
+	wg.Go(func() { t.Run("across clients", p.runAcrossClients) })
+	wg.Wait()
 }
 
 func split(key string) (client, site string) {

@@ -19,15 +19,9 @@ type dnsServer struct {
 // startDNS serves lookup on addr over UDP and TCP (same port). lookup returns the address for a
 // name (lower case, without the trailing dot) and whether the name exists.
 func startDNS(addr string, lookup func(name string) (net.IP, bool)) (*dnsServer, error) {
-	pc, err := net.ListenPacket("udp", addr)
+	pc, ln, err := listenUDPAndTCP(addr)
 	if err != nil {
-		return nil, fmt.Errorf("dns listen udp %s: %w", addr, err)
-	}
-	// TCP on the very port UDP got, so one address serves both (resolvers retry over TCP).
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
-		return nil, fmt.Errorf("dns listen tcp %s: %w", pc.LocalAddr(), err)
+		return nil, err
 	}
 	handler := dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
 		resp := new(dns.Msg)
@@ -75,4 +69,32 @@ func startDNS(addr string, lookup func(name string) (net.IP, bool)) (*dnsServer,
 func (s *dnsServer) close() {
 	_ = s.udp.Shutdown()
 	_ = s.tcp.Shutdown()
+}
+
+// listenUDPAndTCP listens on addr over UDP and then TCP on the very port UDP got, so one address
+// serves both (resolvers retry over TCP). With port 0 the TCP port may be taken by someone
+// else: then it tries another free UDP port.
+func listenUDPAndTCP(addr string) (net.PacketConn, net.Listener, error) {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dns listen address %q: %w", addr, err)
+	}
+	attempts := 1
+	if port == "0" {
+		attempts = 20
+	}
+	for i := 0; ; i++ {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("dns listen udp %s: %w", addr, err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+		if i+1 >= attempts {
+			return nil, nil, fmt.Errorf("dns listen tcp %s: %w", pc.LocalAddr(), err)
+		}
+	}
 }
