@@ -128,6 +128,10 @@ func TestServe(t *testing.T) {
 	base := "http://" + addr
 	waitFor(t, "/-/healthy", func() bool { code, _, err := httpGet(base + "/-/healthy"); return err == nil && code == 200 })
 
+	if code, body, err := httpGet(base + "/"); err != nil || code != 200 || !strings.Contains(body, "siteward-exporter") {
+		t.Errorf("landing page: %d %v", code, err)
+	}
+
 	probe := func(site string) (int, string) {
 		code, body, err := httpGet(base + "/probe?" + url.Values{"target": {target.URL + "/" + site}}.Encode())
 		if err != nil {

@@ -1,6 +1,7 @@
 package prober
 
 import (
+	"cmp"
 	"compress/flate"
 	"compress/gzip"
 	"context"
@@ -31,6 +32,11 @@ import (
 
 // maxRedirects is blackbox_exporter's (and net/http's) redirect limit.
 const maxRedirects = 10
+
+// userAgent is sent unless the module's headers set one (blackbox_exporter sends its own too).
+func userAgent() string {
+	return "Siteward-Exporter/" + cmp.Or(version.Version, "dev")
+}
 
 // errRedirectsStopped is returned by CheckRedirect; the client then hands back the redirect
 // response itself, which is judged like any other.
@@ -299,7 +305,7 @@ func ProbeHTTP(ctx context.Context, target string, module config.Module, registr
 		return false
 	}
 	request.Host = origHost
-	request.Header.Set("User-Agent", "Siteward-Exporter/"+version.Version)
+	request.Header.Set("User-Agent", userAgent())
 	for key, value := range httpConfig.Headers {
 		if textproto.CanonicalMIMEHeaderKey(key) == "Host" {
 			request.Host = value

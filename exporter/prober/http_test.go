@@ -199,6 +199,11 @@ func TestHTTPFailureClassification(t *testing.T) {
 	loop := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/again", http.StatusFound)
 	}))
+	userAgentCheck := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.UserAgent(), "Siteward-Exporter/") {
+			http.Error(w, "unexpected User-Agent "+r.UserAgent(), http.StatusBadRequest)
+		}
+	}))
 	withHeader := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("X-Maintenance", "on")
 		fmt.Fprint(w, "ok")
@@ -253,6 +258,9 @@ func TestHTTPFailureClassification(t *testing.T) {
 			wantMetrics: map[string]float64{"probe_http_status_code": 200, "probe_http_ssl": 1}},
 		{name: "IPv6 literal", target: strings.Replace(urlFor(okV6, "ok.siteward.test", "/"), "ok.siteward.test", "[::1]", 1), module: "prober: http",
 			wantMetrics: map[string]float64{"probe_http_status_code": 200, "probe_ip_protocol": 6}},
+		{name: "sends its User-Agent", target: urlFor(userAgentCheck, "ok.siteward.test", "/"), module: "prober: http"},
+		{name: "a User-Agent header overrides it", target: urlFor(userAgentCheck, "ok.siteward.test", "/"), module: "prober: http\nhttp:\n  headers: {User-Agent: curl}",
+			wantType: FailureHTTP, wantReason: ReasonHTTPStatus, wantMetrics: map[string]float64{"probe_http_status_code": 400}},
 		{name: "http 503", target: urlFor(unavailable, "ok.siteward.test", "/"), module: "prober: http",
 			wantType: FailureHTTP, wantReason: ReasonHTTPStatus, wantMetrics: map[string]float64{"probe_http_status_code": 503}},
 		{name: "http 404", target: urlFor(notFound, "ok.siteward.test", "/"), module: "prober: http",
