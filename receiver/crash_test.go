@@ -1,0 +1,170 @@
+package receiver_test
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/siteward/siteward/internal/testutil"
+	"github.com/siteward/siteward/receiver/notify/webhook"
+)
+
+// countingChannel is a webhook endpoint that hangs on the first delivery (so the test can
+// kill the receiver mid-delivery) and counts accepted deliveries per idempotency key.
+type countingChannel struct {
+	mu       sync.Mutex
+	attempts map[string]int // delivery ID -> requests
+	accepted map[string]int // delivery ID -> answered 200
+	events   map[string]string
+	hung     chan struct{}
+	hangOnce sync.Once
+}
+
+func (c *countingChannel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id, event := r.Header.Get(webhook.HeaderDelivery), r.Header.Get(webhook.HeaderEvent)
+	c.mu.Lock()
+	c.attempts[id]++
+	c.events[id] = event
+	first := c.attempts[id] == 1 && event == "incident.opened"
+	c.mu.Unlock()
+	if first {
+		hang := false
+		c.hangOnce.Do(func() { hang = true })
+		if hang {
+			close(c.hung)
+			<-r.Context().Done() // the receiver dies with this request open
+			return
+		}
+	}
+	c.mu.Lock()
+	c.accepted[id]++
+	c.mu.Unlock()
+}
+
+func (c *countingChannel) snapshot(event string) (ids, attempts, accepted int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, e := range c.events {
+		if e != event {
+			continue
+		}
+		ids++
+		attempts += c.attempts[id]
+		accepted += c.accepted[id]
+	}
+	return
+}
+
+type process struct {
+	cmd  *exec.Cmd
+	base string
+	logs *bytes.Buffer
+}
+
+func startProcess(t *testing.T, bin, cfg, db string) *process {
+	t.Helper()
+	port := freePort(t)
+	p := &process{logs: &bytes.Buffer{}, base: fmtURL(port, "")}
+	p.cmd = exec.Command(bin, "--config.file="+cfg, "--storage.path="+db,
+		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port), "--log.level=debug")
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+		if t.Failed() {
+			t.Logf("receiver logs:\n%s", p.logs)
+		}
+	})
+	waitFor(t, "receiver ready", 30*time.Second, func() bool {
+		resp, err := http.Get(p.base + "/-/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return p
+}
+
+// TestCrashMidDelivery kills a receiver (a real subprocess) while a notice is being
+// delivered, restarts it on the same database, and checks the notice is delivered exactly
+// once: retried after the dead process's lease, with the same idempotency key.
+func TestCrashMidDelivery(t *testing.T) {
+	bin := testutil.BuildBinary(t, "siteward-receiver")
+	ch := &countingChannel{attempts: map[string]int{}, accepted: map[string]int{}, events: map[string]string{}, hung: make(chan struct{})}
+	srv := httptest.NewServer(ch)
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "receiver.yml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`
+channels:
+  - name: hook
+    webhook: {url: %q, timeout: 30s}
+team: {channels: [hook]}
+outbox: {lease: 4s, interval: 100ms}
+`, srv.URL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "siteward.db")
+	body, err := os.ReadFile("api/testdata/alertmanager-0.25-firing.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	first := startProcess(t, bin, cfg, db)
+	if code, out := post(t, first.base+"/api/v1/webhook", "", body); code != 200 || out["status"] != "accepted" {
+		t.Fatalf("webhook: %d %v", code, out)
+	}
+	select {
+	case <-ch.hung:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the notice never reached the channel")
+	}
+	if err := first.cmd.Process.Kill(); err != nil { // SIGKILL: no shutdown code runs
+		t.Fatal(err)
+	}
+	_ = first.cmd.Wait()
+
+	second := startProcess(t, bin, cfg, db)
+	waitFor(t, "redelivery after the lease expired", 30*time.Second, func() bool {
+		_, _, accepted := ch.snapshot("incident.opened")
+		return accepted >= 1
+	})
+	waitFor(t, "an empty outbox", 10*time.Second, func() bool {
+		_, m := get(t, second.base+"/metrics", "")
+		return strings.Contains(m, "siteward_outbox_pending 0\n")
+	})
+	ids, attempts, accepted := ch.snapshot("incident.opened")
+	if ids != 1 || accepted != 1 || attempts != 2 {
+		t.Fatalf("incident.opened: %d notice IDs, %d attempts, %d accepted; want 1 ID, 2 attempts (one killed), 1 accepted", ids, attempts, accepted)
+	}
+	// The webhook is not repeated by the restart either: still one incident.
+	_, list := get(t, second.base+"/api/v1/incidents", "")
+	if strings.Count(list, `"id":`) != 1 {
+		t.Fatalf("incidents after restart: %s", list)
+	}
+	if _, m := get(t, second.base+"/metrics", ""); !strings.Contains(m, `siteward_notices_total{audience="team",channel="webhook",result="sent"} 1`) {
+		t.Errorf("second process did not count the delivery: %s", grepLines(m, "siteward_notices_total"))
+	}
+}
+
+func grepLines(s, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
