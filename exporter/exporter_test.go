@@ -358,3 +358,44 @@ func TestProbeTimeout(t *testing.T) {
 		t.Error("probeTimeout accepted a non-number")
 	}
 }
+
+// TestConcurrentProbesAndReloads runs probes while the configuration is reloaded (run with
+// -race): every probe answers from one complete configuration.
+func TestConcurrentProbesAndReloads(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") }))
+	defer target.Close()
+	e, srv, _ := newTestExporter(t, fmt.Sprintf(baseConfig, target.URL), Options{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 20 {
+			if err := e.Reload(); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	errs := make(chan error, 40)
+	for range 40 {
+		go func() {
+			// Not get(): t.Fatal must not be called from another goroutine.
+			resp, err := http.Get(probeURL(srv, target.URL+"/shop", ""))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err == nil && (resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "probe_success 1\n")) {
+				err = fmt.Errorf("probe during reloads: %d\n%s", resp.StatusCode, body)
+			}
+			errs <- err
+		}()
+	}
+	for range 40 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	<-done
+}
