@@ -3,6 +3,7 @@ package receiver_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,10 +26,14 @@ type countingChannel struct {
 	accepted map[string]int // delivery ID -> answered 200
 	events   map[string]string
 	hung     chan struct{}
+	release  chan struct{}
 	hangOnce sync.Once
 }
 
 func (c *countingChannel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Read the body first: only then does net/http notice the client going away and cancel
+	// the request context.
+	_, _ = io.Copy(io.Discard, r.Body)
 	id, event := r.Header.Get(webhook.HeaderDelivery), r.Header.Get(webhook.HeaderEvent)
 	c.mu.Lock()
 	c.attempts[id]++
@@ -40,7 +45,10 @@ func (c *countingChannel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.hangOnce.Do(func() { hang = true })
 		if hang {
 			close(c.hung)
-			<-r.Context().Done() // the receiver dies with this request open
+			select {
+			case <-r.Context().Done(): // the receiver dies with this request open
+			case <-c.release: // the test ended early
+			}
 			return
 		}
 	}
@@ -102,9 +110,10 @@ func startProcess(t *testing.T, bin, cfg, db string) *process {
 // once: retried after the dead process's lease, with the same idempotency key.
 func TestCrashMidDelivery(t *testing.T) {
 	bin := testutil.BuildBinary(t, "siteward-receiver")
-	ch := &countingChannel{attempts: map[string]int{}, accepted: map[string]int{}, events: map[string]string{}, hung: make(chan struct{})}
+	ch := &countingChannel{attempts: map[string]int{}, accepted: map[string]int{}, events: map[string]string{}, hung: make(chan struct{}), release: make(chan struct{})}
 	srv := httptest.NewServer(ch)
 	defer srv.Close()
+	defer close(ch.release)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "receiver.yml")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`
