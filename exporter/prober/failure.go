@@ -76,3 +76,16 @@ const (
 	ReasonHeaderNotMatchedRegexp Reason = "header_not_matched_regexp"
 	ReasonQueryResponseMismatch  Reason = "query_response_mismatch"
 )
+
+// Reasons lists every reason by failure type: the complete, documented label set of
+// probe_failure_info (docs/exporter.md has the same table; a test keeps them equal).
+var Reasons = map[FailureType][]Reason{
+	FailureDNS:     {ReasonDNSNXDomain, ReasonDNSNoAddress, ReasonDNSServerFailure, ReasonDNSError, ReasonDNSInvalidRcode, ReasonDNSAnswerMismatch},
+	FailureConnect: {ReasonConnectionRefused, ReasonConnectionReset, ReasonHostUnreachable, ReasonConnectError},
+	FailureTimeout: {ReasonDNSTimeout, ReasonConnectTimeout, ReasonTLSHandshakeTimeout, ReasonResponseTimeout},
+	FailureSSL: {ReasonTLSExpired, ReasonTLSNotYetValid, ReasonTLSHostnameMismatch, ReasonTLSUntrusted,
+		ReasonTLSHandshakeError, ReasonSSLRequired, ReasonSSLForbidden},
+	FailureHTTP: {ReasonHTTPStatus, ReasonHTTPVersion, ReasonTooManyRedirects, ReasonHTTPProtocolError},
+	FailureContent: {ReasonBodyMatchedRegexp, ReasonBodyNotMatchedRegexp, ReasonHeaderMatchedRegexp,
+		ReasonHeaderNotMatchedRegexp, ReasonQueryResponseMismatch},
+}

@@ -339,6 +339,9 @@ func TestHTTPFailureClassification(t *testing.T) {
 			if gotType != tc.wantType || gotReason != tc.wantReason {
 				t.Errorf("failure = %s/%s (recorded %v), want %s/%s", gotType, gotReason, failed, tc.wantType, tc.wantReason)
 			}
+			if failed && !slices.Contains(Reasons[gotType], gotReason) {
+				t.Errorf("%s/%s is not in the documented set", gotType, gotReason)
+			}
 			metrics := gathered(t, registry)
 			for name, want := range tc.wantMetrics {
 				if got, ok := metrics[name][""]; !ok || got != want {
