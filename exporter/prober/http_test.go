@@ -7,6 +7,8 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -83,6 +85,8 @@ func startTLS(t testing.TB, handler http.Handler, cert tls.Certificate) *httptes
 	t.Helper()
 	srv := httptest.NewUnstartedServer(handler)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	// Failed handshakes are what these servers are for; keep them out of the test output.
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv
