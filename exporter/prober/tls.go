@@ -79,7 +79,7 @@ func registerEarliestCertExpiry(registry *prometheus.Registry, certs []*x509.Cer
 // them in the verification error, so no second handshake is needed. It reports whether err
 // carried certificates.
 func RegisterFailedHandshakeMetrics(registry *prometheus.Registry, err error) bool {
-	certs := UnverifiedCertificates(err)
+	certs := unverifiedCertificates(err)
 	if len(certs) == 0 {
 		return false
 	}
@@ -87,9 +87,9 @@ func RegisterFailedHandshakeMetrics(registry *prometheus.Registry, err error) bo
 	return true
 }
 
-// UnverifiedCertificates returns the certificates a peer presented in a handshake that failed
+// unverifiedCertificates returns the certificates a peer presented in a handshake that failed
 // verification, or nil when err is not a certificate verification failure.
-func UnverifiedCertificates(err error) []*x509.Certificate {
+func unverifiedCertificates(err error) []*x509.Certificate {
 	var verifyErr *tls.CertificateVerificationError
 	if errors.As(err, &verifyErr) {
 		return verifyErr.UnverifiedCertificates
