@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"gopkg.in/yaml.v3"
 
 	"github.com/siteward/siteward/exporter/config"
 )
@@ -121,7 +122,8 @@ func (e *Exporter) Config() *config.Config {
 	return e.cfg
 }
 
-// Handler returns every endpoint: /probe, /sd, /metrics, /-/healthy, /-/ready, /-/reload.
+// Handler returns every endpoint: /probe, /sd, /config, /metrics, /-/healthy, /-/ready,
+// /-/reload.
 // landing, when not nil, serves "/".
 func (e *Exporter) Handler(landing http.Handler) http.Handler {
 	mux := http.NewServeMux()
@@ -135,6 +137,7 @@ func (e *Exporter) Handler(landing http.Handler) http.Handler {
 		fmt.Fprintln(w, "Ready")
 	})
 	mux.HandleFunc("/-/reload", e.serveReload)
+	mux.HandleFunc("/config", e.serveConfig)
 	if landing != nil {
 		mux.Handle("/", landing)
 	}
@@ -152,4 +155,16 @@ func (e *Exporter) serveReload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "config reloaded")
+}
+
+// serveConfig shows the running configuration as YAML, secrets as <secret> (as
+// blackbox_exporter's /config does).
+func (e *Exporter) serveConfig(w http.ResponseWriter, _ *http.Request) {
+	out, err := yaml.Marshal(e.Config())
+	if err != nil {
+		http.Error(w, fmt.Sprintf("error marshalling configuration: %s", err), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write(out)
 }

@@ -238,6 +238,21 @@ func TestProbeHandler(t *testing.T) {
 		}
 	})
 
+	t.Run("config", func(t *testing.T) {
+		code, body := get(t, srv.URL+"/config", nil)
+		if code != http.StatusOK {
+			t.Fatalf("status %d: %s", code, body)
+		}
+		for _, want := range []string{"http_auth:", "password: <secret>", "retry_delay: 10ms", "name: acme", "allowed_targets:", "/allowed/*"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("/config lacks %q:\n%s", want, body)
+			}
+		}
+		if strings.Contains(body, "hunter2") {
+			t.Errorf("/config shows the password:\n%s", body)
+		}
+	})
+
 	t.Run("own metrics", func(t *testing.T) {
 		code, body := get(t, srv.URL+"/metrics", nil)
 		if code != http.StatusOK {

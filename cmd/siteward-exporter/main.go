@@ -114,6 +114,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Links: []web.LandingLinks{
 			{Address: "/metrics", Text: "Metrics"},
 			{Address: "/sd", Text: "Service discovery (clients inventory)"},
+			{Address: "/config", Text: "Configuration"},
 			{Address: "/-/healthy", Text: "Health"},
 		},
 	})
