@@ -56,7 +56,8 @@ stop_all() {
   done
   echo "demo: stopped; logs and data are in .demo/" >&2
 }
-trap stop_all INT TERM EXIT
+trap 'stop_all; exit 0' INT TERM
+trap stop_all EXIT
 
 # start NAME COMMAND...: runs COMMAND in the background, logging to .demo/NAME.log.
 start() {
