@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/siteward/siteward/dashboards"
 	"github.com/siteward/siteward/internal/demosite"
 )
 
@@ -72,6 +73,25 @@ func TestPipeline(t *testing.T) {
 	}
 	wg.Go(func() { t.Run("across clients", p.runAcrossClients) })
 	wg.Wait()
+	// After the outages Prometheus holds failures, recoveries and receiver metrics: every
+	// dashboard query must run, and every core panel must show data.
+	t.Run("dashboards", p.checkDashboards)
+}
+
+func (p *pipeline) checkDashboards(t *testing.T) {
+	results, err := dashboards.RunQueries(t.Context(), httpClient, "http://"+p.addrs.prometheus, dashboards.DefaultVars())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if r.Err != nil {
+			t.Errorf("dashboard %s panel %d: query %s: %v", r.DashboardUID, r.PanelID, r.Expanded, r.Err)
+		}
+	}
+	if empty := dashboards.EmptyCorePanels(results); len(empty) > 0 {
+		t.Errorf("core panels without data against the live Prometheus: %+v", empty)
+	}
+	t.Logf("%d dashboard queries ran against the live Prometheus", len(results))
 }
 
 func split(key string) (client, site string) {
