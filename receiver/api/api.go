@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -177,6 +178,14 @@ func (a *API) listIncidents(w http.ResponseWriter, r *http.Request) {
 	f := store.IncidentFilter{State: store.State(q.Get("state")), Client: q.Get("client")}
 	if f.State == "open" {
 		f.State, f.Open = "", true
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit: want a positive integer, got %q", l))
+			return
+		}
+		f.Limit = n
 	}
 	if f.State != "" && !f.State.Valid() {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("state: want open, investigating, identified, monitoring or resolved, got %q", f.State))

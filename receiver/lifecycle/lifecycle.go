@@ -210,13 +210,26 @@ func (s *Service) Ingest(ctx context.Context, alerts []store.Alert) (IngestResul
 // assess answers the checklist for a new incident of client.
 func (s *Service) assess(ctx context.Context, tx store.Tx, cfg *config.Config, client string, now time.Time) (incident.Facts, error) {
 	f := incident.Facts{Owner: oncall.Owner(&cfg.OnCall, 0, now)}
-	open, err := tx.OpenIncidents(ctx)
-	if err != nil {
-		return f, err
+	var err error
+	var clients []string
+	if oc, ok := tx.(store.OpenClientsTx); ok {
+		if clients, err = oc.OpenClients(ctx); err != nil {
+			return f, err
+		}
+	} else {
+		open, err := tx.OpenIncidents(ctx)
+		if err != nil {
+			return f, err
+		}
+		for _, o := range open {
+			if !o.Drill {
+				clients = append(clients, o.Client)
+			}
+		}
 	}
-	for _, o := range open {
-		if o.Client != client && !o.Drill && !slices.Contains(f.OtherClients, o.Client) {
-			f.OtherClients = append(f.OtherClients, o.Client)
+	for _, c := range clients {
+		if c != client && !slices.Contains(f.OtherClients, c) {
+			f.OtherClients = append(f.OtherClients, c)
 		}
 	}
 	slices.Sort(f.OtherClients)

@@ -224,6 +224,14 @@ type Tx interface {
 	Deploys(ctx context.Context, client string, since time.Time) ([]Deploy, error)
 }
 
+// OpenClientsTx is an optional fast path of Tx: the distinct clients of open, non-drill
+// incidents, sorted. The assessment at open needs only these; without it the lifecycle falls
+// back to OpenIncidents, which decodes every open incident. Backends should implement it
+// (it is meant to join Tx).
+type OpenClientsTx interface {
+	OpenClients(ctx context.Context) ([]string, error)
+}
+
 // Store is a receiver backend.
 type Store interface {
 	// Update runs fn in one transaction and commits when it returns nil. Errors are

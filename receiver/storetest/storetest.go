@@ -318,6 +318,15 @@ func testListFilters(t *testing.T, s store.Store) {
 		if len(open) != 2 {
 			t.Errorf("OpenIncidents = %d, want 2", len(open))
 		}
+		if oc, ok := tx.(store.OpenClientsTx); ok {
+			clients, err := oc.OpenClients(ctx)
+			if err != nil {
+				return err
+			}
+			if fmt.Sprint(clients) != "[acme beta]" {
+				t.Errorf("OpenClients = %v, want [acme beta]", clients)
+			}
+		}
 		return nil
 	})
 	cases := []struct {

@@ -91,6 +91,8 @@ var migrations = []string{
 		status TEXT NOT NULL,
 		PRIMARY KEY (key, fingerprint, starts_at, status)
 	) WITHOUT ROWID;`,
+	// 2: the assessment asks for the clients of open incidents on every new incident.
+	`CREATE INDEX incidents_open_clients ON incidents(client, drill) WHERE state != 'resolved';`,
 }
 
 // Store is the SQLite backend.
@@ -111,7 +113,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// synchronous=NORMAL in WAL mode survives a process crash (not a power loss) and keeps
 	// commits fast; busy_timeout covers another process holding the file briefly.
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(5000)", "foreign_keys(1)"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(5000)", "foreign_keys(1)", "cache_size(-32000)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
@@ -332,6 +334,24 @@ func listIncidents(ctx context.Context, q querier, f store.IncidentFilter) ([]*s
 			return nil, fmt.Errorf("list incidents: %w", err)
 		}
 		out = append(out, inc)
+	}
+	return out, rows.Err()
+}
+
+// OpenClients implements store.OpenClientsTx.
+func (t *tx) OpenClients(ctx context.Context) ([]string, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT DISTINCT client FROM incidents WHERE state != 'resolved' AND drill = 0 ORDER BY client`)
+	if err != nil {
+		return nil, fmt.Errorf("open clients: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, fmt.Errorf("open clients: %w", err)
+		}
+		out = append(out, c)
 	}
 	return out, rows.Err()
 }
