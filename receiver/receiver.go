@@ -29,6 +29,7 @@ import (
 	"github.com/siteward/siteward/receiver/outbox"
 	"github.com/siteward/siteward/receiver/store"
 	"github.com/siteward/siteward/receiver/store/sqlite"
+	webpages "github.com/siteward/siteward/receiver/web"
 )
 
 // Options configure Run.
@@ -39,6 +40,7 @@ type Options struct {
 	ListenAddress string // default :9096; ":0" picks a free port (see Ready)
 	WebConfigFile string // exporter-toolkit TLS/basic-auth config
 	ExternalURL   string // base URL of links in notices
+	PrometheusURL string // status history on incident and post-mortem pages ("" : none)
 	Logger        *slog.Logger
 	Registry      *prometheus.Registry // default: a new one
 	// Reload triggers a config reload (main sends SIGHUP here).
@@ -156,6 +158,11 @@ func Run(ctx context.Context, o Options) error {
 	mux := http.NewServeMux()
 	a := api.New(r.svc, func() []string { return r.current.Load().tokens }, reg, logger)
 	a.Register(mux)
+	pages, err := webpages.New(webpages.Options{Service: r.svc, Authorized: a.Authorized, PrometheusURL: o.PrometheusURL, Registry: reg, Logger: logger})
+	if err != nil {
+		return err
+	}
+	pages.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, req *http.Request) {
@@ -202,6 +209,8 @@ func Run(ctx context.Context, o Options) error {
 	wg.Add(3)
 	go func() { defer wg.Done(); sender.Run(workCtx) }()
 	go func() { defer wg.Done(); timers.Run(workCtx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); pages.Run(workCtx) }()
 	go func() {
 		defer wg.Done()
 		for {

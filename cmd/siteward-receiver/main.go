@@ -33,6 +33,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		configCheck = app.Flag("config.check", "Validate the configuration file, print the result and exit.").Bool()
 		storagePath = app.Flag("storage.path", "SQLite database file.").Default("data/siteward.db").String()
 		externalURL = app.Flag("web.external-url", "URL under which the receiver is reachable (links in notices).").Default("").String()
+		promURL     = app.Flag("prometheus.url", "Prometheus server for status history on incident pages, post-mortems and status pages (optional).").Default("").String()
 		webFlags    = kingpinflag.AddFlags(app, ":9096")
 	)
 	logConfig := &promslog.Config{}
@@ -88,6 +89,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ListenAddress: (*webFlags.WebListenAddresses)[0],
 		WebConfigFile: *webFlags.WebConfigFile,
 		ExternalURL:   *externalURL,
+		PrometheusURL: *promURL,
 		Logger:        logger,
 		Registry:      reg,
 		Reload:        reload,
