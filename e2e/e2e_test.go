@@ -147,7 +147,6 @@ func (p *pipeline) runOutage(t *testing.T, o outage) {
 			return false, msg
 		}
 		inc = list[0]
-		seen.see("opened")
 		_, sent := inc.countNotices("incident.opened", "team")
 		return inc.str("state") == "investigating" && inc.str("failure_type") == o.failureType && inc.str("owner") != "" && sent == 1, inc.String()
 	})
@@ -164,8 +163,13 @@ func (p *pipeline) runOutage(t *testing.T, o outage) {
 		_, sent := inc.countNotices("notice.initial", "client")
 		return sent == 1, inc.String()
 	})
-	if d := seen.see("client told").Sub(seen.see("opened")); d < firstNoticeDelay-2*pollInterval {
-		t.Errorf("the client's first notice came %s after the incident opened, before the configured delay %s", d, firstNoticeDelay)
+	// By the receiver's own clock: detected_at of the incident, created_at of the notice.
+	detected, created := inc.time("detected_at"), inc.noticeCreated("notice.initial", "client")
+	switch {
+	case detected.IsZero() || created.IsZero():
+		t.Errorf("incident or notice without detected_at/created_at: %s", inc)
+	case created.Sub(detected) < firstNoticeDelay:
+		t.Errorf("the client's first notice was created %s after the incident opened, before the configured delay %s", created.Sub(detected), firstNoticeDelay)
 	}
 
 	// Recovery.
@@ -182,7 +186,7 @@ func (p *pipeline) runOutage(t *testing.T, o outage) {
 	if len(list) != 1 {
 		t.Errorf("want exactly one incident for %s, got: %s", o.site, msg)
 	}
-	for _, n := range []notice{{"incident.opened", "team", ""}, {"notice.initial", "client", ""}, {"notice.resolved", "client", ""}} {
+	for _, n := range []notice{{event: "incident.opened", audience: "team"}, {event: "notice.initial", audience: "client"}, {event: "notice.resolved", audience: "client"}} {
 		if all, _ := inc.countNotices(n.event, n.audience); all != 1 {
 			t.Errorf("want one %s notice to %s for %s, got %d: %s", n.event, n.audience, o.site, all, inc)
 		}

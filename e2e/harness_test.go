@@ -359,10 +359,7 @@ func hasFlag(t *testing.T, bin, flag string) bool {
 
 // pipeline is one running set of processes.
 type pipeline struct {
-	t     *testing.T
-	dir   string
 	addrs addrs
-	demo  *demosite.Server
 	// demoURL is the demo sites' control API.
 	demoURL string
 }
@@ -486,7 +483,7 @@ func startPipeline(t *testing.T, o pipelineOptions) *pipeline {
 	}
 	waitReady(t, prom, "http://"+a.prometheus)
 
-	p := &pipeline{t: t, dir: dir, addrs: a, demo: demo, demoURL: "http://" + ctlLn.Addr().String()}
+	p := &pipeline{addrs: a, demoURL: "http://" + ctlLn.Addr().String()}
 	// The chain exporter /sd -> Prometheus -> /probe works when every site is up with labels.
 	want := len(demo.Status())
 	eventually(t, 90*time.Second, fmt.Sprintf("probe_success == 1 for all %d demo sites, with client and site labels", want), func() (bool, string) {

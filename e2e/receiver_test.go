@@ -81,8 +81,25 @@ func (i incident) hasSite(site string) bool {
 	return false
 }
 
+// time parses an RFC 3339 timestamp field; zero when absent.
+func (i incident) time(key string) time.Time {
+	ts, _ := time.Parse(time.RFC3339Nano, i.str(key))
+	return ts
+}
+
+// noticeCreated is when the receiver created the first notice of event for audience.
+func (i incident) noticeCreated(event, audience string) time.Time {
+	for _, n := range i.notices() {
+		if n.event == event && n.audience == audience {
+			ts, _ := time.Parse(time.RFC3339Nano, n.createdAt)
+			return ts
+		}
+	}
+	return time.Time{}
+}
+
 // notice is one outgoing message as the incident shows it.
-type notice struct{ event, audience, status string }
+type notice struct{ event, audience, status, createdAt string }
 
 func (i incident) notices() []notice {
 	list, _ := i["notices"].([]any)
@@ -90,7 +107,7 @@ func (i incident) notices() []notice {
 	for _, n := range list {
 		m, _ := n.(map[string]any)
 		str := func(k string) string { s, _ := m[k].(string); return s }
-		out = append(out, notice{event: str("event"), audience: str("audience"), status: str("status")})
+		out = append(out, notice{event: str("event"), audience: str("audience"), status: str("status"), createdAt: str("created_at")})
 	}
 	return out
 }
