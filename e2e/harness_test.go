@@ -28,12 +28,13 @@ import (
 	"github.com/siteward/siteward/internal/testutil"
 )
 
-// Contract addresses (contracts.md) as they appear in the repository's configuration files.
+// Contract ports (contracts.md) as they appear in the repository's configuration files.
+// Alertmanager's (9093) is not replaced textually: adaptConfigs sets Prometheus' Alertmanager
+// targets as a list, one or two.
 const (
-	exporterPort     = "9115"
-	receiverPort     = "9096"
-	prometheusPort   = "9090"
-	alertmanagerPort = "9093"
+	exporterPort   = "9115"
+	receiverPort   = "9096"
+	prometheusPort = "9090"
 )
 
 // webhookToken is the bearer token Alertmanager sends and the receiver expects in tests.
