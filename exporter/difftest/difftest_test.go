@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/siteward/siteward/internal/dnstest"
+	"github.com/siteward/siteward/internal/testcerts"
 	"github.com/siteward/siteward/internal/testutil"
 )
 
@@ -38,7 +39,8 @@ func TestDifferential(t *testing.T) {
 	sitewardBin := testutil.BuildBinary(t, "siteward-exporter")
 
 	dir := t.TempDir()
-	ca, err := NewCA(dir)
+	ca := testcerts.MustCA(t, testcerts.Options{})
+	caFile, err := testcerts.WritePEM(dir, "ca.pem", ca.Cert)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +68,7 @@ func TestDifferential(t *testing.T) {
 		t.Fatal(err)
 	}
 	configFile := filepath.Join(dir, "modules.yml")
-	if err := os.WriteFile(configFile, []byte(strings.ReplaceAll(string(modules), "CA_FILE", ca.CAFile)), 0o600); err != nil {
+	if err := os.WriteFile(configFile, []byte(strings.ReplaceAll(string(modules), "CA_FILE", caFile)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -154,14 +156,11 @@ func TestDifferential(t *testing.T) {
 
 // startHTTPS starts an HTTPS target whose certificate, issued by ca, is valid from notBefore
 // to notAfter.
-func startHTTPS(t *testing.T, ca *CA, notBefore, notAfter time.Time) *httptest.Server {
+func startHTTPS(t *testing.T, ca *testcerts.CA, notBefore, notAfter time.Time) *httptest.Server {
 	t.Helper()
-	cert, err := ca.ServerCertificate(notBefore, notAfter)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert := ca.MustIssue(t, TargetCertificate(notBefore, notAfter))
 	srv := httptest.NewUnstartedServer(TargetHandler())
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.TLS = testcerts.ServerConfig(cert)
 	// httptest logs every failed handshake; the expired-certificate cases cause them on purpose.
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.StartTLS()
@@ -172,12 +171,9 @@ func startHTTPS(t *testing.T, ca *CA, notBefore, notAfter time.Time) *httptest.S
 // startSTARTTLSServer is a line-protocol server that upgrades to TLS: "220 ready", then on
 // "STARTTLS" "220 go ahead", a TLS handshake with a certificate valid from notBefore to
 // notAfter, and "250 secure" inside TLS.
-func startSTARTTLSServer(t *testing.T, ca *CA, notBefore, notAfter time.Time) string {
+func startSTARTTLSServer(t *testing.T, ca *testcerts.CA, notBefore, notAfter time.Time) string {
 	t.Helper()
-	cert, err := ca.ServerCertificate(notBefore, notAfter)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert := ca.MustIssue(t, TargetCertificate(notBefore, notAfter))
 	return startLineServer(t, func(conn net.Conn) {
 		fmt.Fprint(conn, "220 ready\r\n")
 		line, err := bufio.NewReader(conn).ReadString('\n')
@@ -185,7 +181,7 @@ func startSTARTTLSServer(t *testing.T, ca *CA, notBefore, notAfter time.Time) st
 			return
 		}
 		fmt.Fprint(conn, "220 go ahead\r\n")
-		tlsConn := tls.Server(conn, &tls.Config{Certificates: []tls.Certificate{cert}})
+		tlsConn := tls.Server(conn, testcerts.ServerConfig(cert))
 		if tlsConn.Handshake() != nil {
 			return
 		}

@@ -7,83 +7,25 @@ package difftest
 
 import (
 	"compress/gzip"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/siteward/siteward/internal/testcerts"
 )
 
-// CA is a certificate authority made for one run, with its certificate written to CAFile for
-// the modules' tls_config.ca_file.
-type CA struct {
-	CAFile string
-	cert   *x509.Certificate
-	key    *ecdsa.PrivateKey
-}
-
-// NewCA creates a CA and writes its certificate into dir.
-func NewCA(dir string) (*CA, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
+// TargetCertificate describes the certificate of an HTTPS or TLS target, for a
+// testcerts.CA: 127.0.0.1 (targets are given by IP so that both exporters connect to the same
+// address without resolving anything) and localhost, valid from notBefore to notAfter.
+func TargetCertificate(notBefore, notAfter time.Time) testcerts.Options {
+	return testcerts.Options{
+		CommonName: "127.0.0.1",
+		IPs:        []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:   []string{"localhost"},
+		NotBefore:  notBefore,
+		NotAfter:   notAfter,
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "siteward difftest CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(30 * 24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		return nil, err
-	}
-	return &CA{CAFile: caFile, cert: cert, key: key}, nil
-}
-
-// ServerCertificate issues a certificate for 127.0.0.1 (targets are given by IP so that both
-// exporters connect to the same address without resolving anything), valid from notBefore to
-// notAfter.
-func (ca *CA) ServerCertificate(notBefore, notAfter time.Time) (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:     []string{"localhost"},
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
 // TargetBody is what TargetHandler answers on "/".

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/common/promslog"
 
 	"github.com/siteward/siteward/internal/dnstest"
+	"github.com/siteward/siteward/internal/testcerts"
 )
 
 func TestProbeDNS(t *testing.T) {
@@ -214,9 +215,9 @@ func TestProbeDNSRecursionDesired(t *testing.T) {
 func TestProbeDNSOverTLS(t *testing.T) {
 	s := dnstest.Start(t)
 	s.Add(t, "dns.acme.test. 60 IN A 127.0.0.1", "shop.acme.test. 60 IN A 127.0.0.1")
-	ca := newTCPTestCA(t)
-	now := time.Now()
-	dotAddr, err := s.ServeTLS(ca.issue(t, "dns.acme.test", now.Add(-time.Hour), now.Add(time.Hour)))
+	ca := testcerts.MustCA(t, testcerts.Options{})
+	caFile := testcerts.MustWritePEM(t, ca.Cert)
+	dotAddr, err := s.ServeTLS(ca.MustIssue(t, testcerts.Options{DNSNames: []string{"dns.acme.test"}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,9 +230,9 @@ func TestProbeDNSOverTLS(t *testing.T) {
 		wantSuccess bool
 		wantFailure [2]string
 	}{
-		{"trusted", module + "\n  tls_config:\n    ca_file: " + ca.caFile, true, [2]string{}},
+		{"trusted", module + "\n  tls_config:\n    ca_file: " + caFile, true, [2]string{}},
 		{"untrusted", module, false, [2]string{"ssl", "tls_untrusted"}},
-		{"wrong name", module + "\n  tls_config:\n    ca_file: " + ca.caFile + "\n    server_name: other.acme.test", false, [2]string{"ssl", "tls_hostname_mismatch"}},
+		{"wrong name", module + "\n  tls_config:\n    ca_file: " + caFile + "\n    server_name: other.acme.test", false, [2]string{"ssl", "tls_hostname_mismatch"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/siteward/siteward/exporter/config"
 	"github.com/siteward/siteward/internal/dnstest"
+	"github.com/siteward/siteward/internal/testcerts"
 )
 
 // moduleFromYAML parses one module the way the exporter loads it, so defaults apply.
@@ -84,7 +85,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 func startTLS(t testing.TB, handler http.Handler, cert tls.Certificate) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(handler)
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.TLS = testcerts.ServerConfig(cert)
 	// Failed handshakes are what these servers are for; keep them out of the test output.
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.StartTLS()
@@ -127,13 +128,13 @@ func TestHTTPFailureClassification(t *testing.T) {
 	}
 	zone.SetRcode("missing.siteward.test.", dns.RcodeNameError)
 
-	ca := newTestCA(t)
+	ca := testcerts.MustCA(t, testcerts.Options{})
 	now := time.Now()
-	validCert, _ := ca.leaf(t, now.Add(-time.Hour), now.Add(90*24*time.Hour), "tls.siteward.test")
-	wrongNameCert, _ := ca.leaf(t, now.Add(-time.Hour), now.Add(90*24*time.Hour), "other.siteward.test")
-	expiredCert, expiredLeaf := ca.leaf(t, now.Add(-60*24*time.Hour), now.Add(-24*time.Hour), "expired.siteward.test")
-	futureCert, futureLeaf := ca.leaf(t, now.Add(24*time.Hour), now.Add(90*24*time.Hour), "future.siteward.test")
-	selfSignedCert, selfSignedLeaf := (*testCA)(nil).leaf(t, now.Add(-time.Hour), now.Add(30*24*time.Hour), "selfsigned.siteward.test")
+	validCert := ca.MustIssue(t, testcerts.Options{DNSNames: []string{"tls.siteward.test"}, NotAfter: now.Add(90 * 24 * time.Hour)})
+	wrongNameCert := ca.MustIssue(t, testcerts.Options{DNSNames: []string{"other.siteward.test"}, NotAfter: now.Add(90 * 24 * time.Hour)})
+	expiredCert := ca.MustIssue(t, testcerts.Options{DNSNames: []string{"expired.siteward.test"}, NotBefore: now.Add(-60 * 24 * time.Hour), NotAfter: now.Add(-24 * time.Hour)})
+	futureCert := ca.MustIssue(t, testcerts.Options{DNSNames: []string{"future.siteward.test"}, NotBefore: now.Add(24 * time.Hour), NotAfter: now.Add(90 * 24 * time.Hour)})
+	selfSignedCert := testcerts.MustSelfSigned(t, testcerts.Options{DNSNames: []string{"selfsigned.siteward.test"}, NotAfter: now.Add(30 * 24 * time.Hour)})
 
 	okHTTP := startHTTP(t, text("all systems operational"))
 	okV6 := httptest.NewUnstartedServer(text("all systems operational"))
@@ -242,7 +243,7 @@ func TestHTTPFailureClassification(t *testing.T) {
 	closedPort := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 
-	trustCA := fmt.Sprintf("http:\n  tls_config:\n    ca: %q", ca.pem)
+	trustCA := fmt.Sprintf("http:\n  tls_config:\n    ca: %q", testcerts.PEM(ca.Cert))
 	cases := []struct {
 		name        string
 		target      string
@@ -258,7 +259,7 @@ func TestHTTPFailureClassification(t *testing.T) {
 		{name: "https ok", target: urlFor(tlsOK, "tls.siteward.test", "/"), module: "prober: http\n" + trustCA,
 			wantMetrics: map[string]float64{"probe_http_status_code": 200, "probe_http_ssl": 1}},
 		{name: "https by IP with the Host header's name", target: strings.Replace(urlFor(tlsOK, "tls.siteward.test", "/"), "tls.siteward.test", "127.0.0.1", 1),
-			module:      "prober: http\nhttp:\n  headers: {Host: tls.siteward.test}\n  tls_config:\n    ca: " + fmt.Sprintf("%q", ca.pem),
+			module:      "prober: http\nhttp:\n  headers: {Host: tls.siteward.test}\n  tls_config:\n    ca: " + fmt.Sprintf("%q", testcerts.PEM(ca.Cert)),
 			wantMetrics: map[string]float64{"probe_http_status_code": 200, "probe_http_ssl": 1}},
 		{name: "IPv6 literal", target: strings.Replace(urlFor(okV6, "ok.siteward.test", "/"), "ok.siteward.test", "[::1]", 1), module: "prober: http",
 			wantMetrics: map[string]float64{"probe_http_status_code": 200, "probe_ip_protocol": 6}},
@@ -272,13 +273,13 @@ func TestHTTPFailureClassification(t *testing.T) {
 		{name: "slower than the timeout", target: urlFor(slow, "ok.siteward.test", "/"), module: "prober: http",
 			timeout: 300 * time.Millisecond, wantType: FailureTimeout, wantReason: ReasonResponseTimeout},
 		{name: "expired certificate", target: urlFor(tlsExpired, "expired.siteward.test", "/"), module: "prober: http\n" + trustCA,
-			wantType: FailureSSL, wantReason: ReasonTLSExpired, wantExpiry: expiredLeaf.NotAfter},
+			wantType: FailureSSL, wantReason: ReasonTLSExpired, wantExpiry: expiredCert.Leaf.NotAfter},
 		{name: "certificate not yet valid", target: urlFor(tlsFuture, "future.siteward.test", "/"), module: "prober: http\n" + trustCA,
-			wantType: FailureSSL, wantReason: ReasonTLSNotYetValid, wantExpiry: futureLeaf.NotAfter},
+			wantType: FailureSSL, wantReason: ReasonTLSNotYetValid, wantExpiry: futureCert.Leaf.NotAfter},
 		{name: "hostname mismatch", target: urlFor(tlsWrongName, "wrongname.siteward.test", "/"), module: "prober: http\n" + trustCA,
 			wantType: FailureSSL, wantReason: ReasonTLSHostnameMismatch},
 		{name: "self-signed certificate", target: urlFor(tlsSelfSigned, "selfsigned.siteward.test", "/"), module: "prober: http\n" + trustCA,
-			wantType: FailureSSL, wantReason: ReasonTLSUntrusted, wantExpiry: selfSignedLeaf.NotAfter},
+			wantType: FailureSSL, wantReason: ReasonTLSUntrusted, wantExpiry: selfSignedCert.Leaf.NotAfter},
 		{name: "name does not resolve", target: "http://missing.siteward.test/", module: "prober: http",
 			wantType: FailureDNS, wantReason: ReasonDNSNXDomain},
 		{name: "connection refused", target: fmt.Sprintf("http://ok.siteward.test:%d/", closedPort), module: "prober: http",
@@ -366,15 +367,16 @@ func TestHTTPFailureClassification(t *testing.T) {
 func TestHTTPSMetrics(t *testing.T) {
 	zone := dnstest.Start(t)
 	zone.Add(t, "tls.siteward.test. 60 IN A 127.0.0.1")
-	ca := newTestCA(t)
-	cert, leaf := ca.leaf(t, time.Now().Add(-time.Hour), time.Now().Add(30*24*time.Hour), "tls.siteward.test", "www.siteward.test")
+	ca := testcerts.MustCA(t, testcerts.Options{})
+	cert := ca.MustIssue(t, testcerts.Options{DNSNames: []string{"tls.siteward.test", "www.siteward.test"}, NotAfter: time.Now().Add(30 * 24 * time.Hour)})
+	leaf := cert.Leaf
 	srv := startTLS(t, text("secure"), cert)
 
 	ctx, cancel := context.WithTimeout(WithResolver(context.Background(), zone.Resolver()), 5*time.Second)
 	defer cancel()
 	registry := prometheus.NewRegistry()
 	var result Result
-	module := moduleFromYAML(t, fmt.Sprintf("prober: http\nhttp:\n  fail_if_not_ssl: true\n  tls_config:\n    ca: %q", ca.pem))
+	module := moduleFromYAML(t, fmt.Sprintf("prober: http\nhttp:\n  fail_if_not_ssl: true\n  tls_config:\n    ca: %q", testcerts.PEM(ca.Cert)))
 	if !ProbeHTTP(ctx, urlFor(srv, "tls.siteward.test", "/"), module, registry, &result, testLogger(t)) {
 		t.Fatalf("probe failed: %v", result)
 	}
@@ -408,8 +410,8 @@ func TestHTTPSMetrics(t *testing.T) {
 func TestHTTPRedirectToOtherHost(t *testing.T) {
 	zone := dnstest.Start(t)
 	zone.Add(t, "a.siteward.test. 60 IN A 127.0.0.1", "b.siteward.test. 60 IN A 127.0.0.1")
-	ca := newTestCA(t)
-	cert, _ := ca.leaf(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), "b.siteward.test")
+	ca := testcerts.MustCA(t, testcerts.Options{})
+	cert := ca.MustIssue(t, testcerts.Options{DNSNames: []string{"b.siteward.test"}})
 	final := startTLS(t, text("landed"), cert)
 	first := startHTTP(t, http.RedirectHandler(urlFor(final, "b.siteward.test", "/"), http.StatusMovedPermanently))
 
@@ -417,7 +419,7 @@ func TestHTTPRedirectToOtherHost(t *testing.T) {
 	defer cancel()
 	registry := prometheus.NewRegistry()
 	var result Result
-	module := moduleFromYAML(t, fmt.Sprintf("prober: http\nhttp:\n  preferred_ip_protocol: ip4\n  tls_config:\n    ca: %q", ca.pem))
+	module := moduleFromYAML(t, fmt.Sprintf("prober: http\nhttp:\n  preferred_ip_protocol: ip4\n  tls_config:\n    ca: %q", testcerts.PEM(ca.Cert)))
 	if !ProbeHTTP(ctx, urlFor(first, "a.siteward.test", "/"), module, registry, &result, testLogger(t)) {
 		t.Fatalf("probe failed: %v", result)
 	}
@@ -432,8 +434,8 @@ func TestHTTPRedirectToOtherHost(t *testing.T) {
 // TestProbeOffersClassicalCurves: the ClientHello of a probe offers X25519 and the NIST curves,
 // not the hybrid post-quantum key share (see probeCurves).
 func TestProbeOffersClassicalCurves(t *testing.T) {
-	ca := newTestCA(t)
-	cert, _ := ca.leaf(t, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "localhost")
+	ca := testcerts.MustCA(t, testcerts.Options{})
+	cert := ca.MustIssue(t, testcerts.Options{DNSNames: []string{"localhost"}})
 	offered := make(chan []tls.CurveID, 1)
 	srv := httptest.NewUnstartedServer(text("ok"))
 	srv.TLS = &tls.Config{
@@ -449,7 +451,7 @@ func TestProbeOffersClassicalCurves(t *testing.T) {
 	srv.StartTLS()
 	defer srv.Close()
 
-	module := moduleFromYAML(t, fmt.Sprintf("prober: http\nhttp:\n  preferred_ip_protocol: ip4\n  tls_config:\n    ca: %q", ca.pem))
+	module := moduleFromYAML(t, fmt.Sprintf("prober: http\nhttp:\n  preferred_ip_protocol: ip4\n  tls_config:\n    ca: %q", testcerts.PEM(ca.Cert)))
 	var result Result
 	target := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
 	if !ProbeHTTP(context.Background(), target, module, prometheus.NewRegistry(), &result, testLogger(t)) {
@@ -464,11 +466,11 @@ func TestProbeOffersClassicalCurves(t *testing.T) {
 // TestHTTP2: against a server that speaks HTTP/2 over TLS the probe negotiates it
 // (enable_http2 defaults to true) and valid_http_versions can require it.
 func TestHTTP2(t *testing.T) {
-	ca := newTestCA(t)
-	cert, _ := ca.leaf(t, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "localhost")
+	ca := testcerts.MustCA(t, testcerts.Options{})
+	cert := ca.MustIssue(t, testcerts.Options{DNSNames: []string{"localhost"}})
 	srv := httptest.NewUnstartedServer(text("ok"))
 	srv.EnableHTTP2 = true
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.TLS = testcerts.ServerConfig(cert)
 	srv.StartTLS()
 	defer srv.Close()
 	target := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
@@ -483,7 +485,7 @@ func TestHTTP2(t *testing.T) {
 		{"\n  valid_http_versions: [\"HTTP/1.1\"]", false, 2},
 		{"\n  enable_http2: false", true, 1.1},
 	} {
-		module := moduleFromYAML(t, fmt.Sprintf("prober: http\nhttp:\n  preferred_ip_protocol: ip4\n  tls_config:\n    ca: %q%s", ca.pem, tc.module))
+		module := moduleFromYAML(t, fmt.Sprintf("prober: http\nhttp:\n  preferred_ip_protocol: ip4\n  tls_config:\n    ca: %q%s", testcerts.PEM(ca.Cert), tc.module))
 		registry := prometheus.NewRegistry()
 		var result Result
 		if got := ProbeHTTP(context.Background(), target, module, registry, &result, testLogger(t)); got != tc.success {

@@ -3,18 +3,9 @@ package prober
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -25,6 +16,7 @@ import (
 
 	"github.com/siteward/siteward/exporter/config"
 	"github.com/siteward/siteward/internal/dnstest"
+	"github.com/siteward/siteward/internal/testcerts"
 )
 
 // testModule parses one module body (YAML, the keys under the module's name) with the
@@ -68,71 +60,6 @@ func gatheredSeries(t *testing.T, registry *prometheus.Registry) map[string]floa
 	return series
 }
 
-// tcpTestCA is a certificate authority made for one test, with its certificate in a PEM file
-// (for tls_config.ca_file).
-type tcpTestCA struct {
-	cert   *x509.Certificate
-	key    *ecdsa.PrivateKey
-	caFile string
-}
-
-func newTCPTestCA(t *testing.T) *tcpTestCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "siteward test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &tcpTestCA{cert: cert, key: key, caFile: caFile}
-}
-
-// issue returns a server certificate for host, valid from notBefore to notAfter.
-func (ca *tcpTestCA) issue(t *testing.T, host string, notBefore, notAfter time.Time) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: host},
-		DNSNames:     []string{host},
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
-}
-
 // startTCPServer accepts connections on a loopback port and runs handle for each (over TLS
 // when cert is given). It returns the port.
 func startTCPServer(t testing.TB, cert *tls.Certificate, handle func(net.Conn)) string {
@@ -143,7 +70,7 @@ func startTCPServer(t testing.TB, cert *tls.Certificate, handle func(net.Conn)) 
 		t.Fatal(err)
 	}
 	if cert != nil {
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{*cert}})
+		ln = tls.NewListener(ln, testcerts.ServerConfig(*cert))
 	}
 	done := make(chan struct{})
 	t.Cleanup(func() { ln.Close(); <-done })
@@ -182,7 +109,7 @@ func smtpLike(cert *tls.Certificate) func(net.Conn) {
 				fmt.Fprintf(conn, "250-hello %s\r\n250 STARTTLS\r\n", strings.TrimPrefix(cmd, "EHLO "))
 			case cmd == "STARTTLS" && cert != nil:
 				fmt.Fprint(conn, "220 go ahead\r\n")
-				tlsConn := tls.Server(conn, &tls.Config{Certificates: []tls.Certificate{*cert}})
+				tlsConn := tls.Server(conn, testcerts.ServerConfig(*cert))
 				if tlsConn.Handshake() != nil {
 					return
 				}
@@ -200,10 +127,11 @@ func smtpLike(cert *tls.Certificate) func(net.Conn) {
 func TestProbeTCP(t *testing.T) {
 	dnsServer := dnstest.Start(t)
 	dnsServer.Add(t, "mx.acme.test. 60 IN A 127.0.0.1", "other.acme.test. 60 IN A 127.0.0.1")
-	ca := newTCPTestCA(t)
 	now := time.Now()
-	goodCert := ca.issue(t, "mx.acme.test", now.Add(-time.Hour), now.Add(48*time.Hour))
-	expiredCert := ca.issue(t, "mx.acme.test", now.Add(-48*time.Hour), now.Add(-time.Hour))
+	ca := testcerts.MustCA(t, testcerts.Options{NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)})
+	caFile := testcerts.MustWritePEM(t, ca.Cert)
+	goodCert := ca.MustIssue(t, testcerts.Options{DNSNames: []string{"mx.acme.test"}, NotAfter: now.Add(48 * time.Hour)})
+	expiredCert := ca.MustIssue(t, testcerts.Options{DNSNames: []string{"mx.acme.test"}, NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(-time.Hour)})
 
 	plainPort := startTCPServer(t, nil, smtpLike(nil))
 	startTLSPort := startTCPServer(t, nil, smtpLike(&goodCert))
@@ -221,7 +149,7 @@ func TestProbeTCP(t *testing.T) {
 		ln.Close()
 		return port
 	}()
-	tlsModule := fmt.Sprintf("prober: tcp\ntcp:\n  tls: true\n  tls_config:\n    ca_file: %s", ca.caFile)
+	tlsModule := fmt.Sprintf("prober: tcp\ntcp:\n  tls: true\n  tls_config:\n    ca_file: %s", caFile)
 
 	tests := []struct {
 		name        string
@@ -292,7 +220,7 @@ tcp:
 			wantSuccess: true,
 			want: map[string]float64{
 				"probe_ssl_earliest_cert_expiry":                float64(goodCert.Leaf.NotAfter.Unix()),
-				"probe_ssl_last_chain_expiry_timestamp_seconds": float64(ca.cert.NotAfter.Unix()), // the CA expires first
+				"probe_ssl_last_chain_expiry_timestamp_seconds": float64(ca.Cert.NotAfter.Unix()), // the CA expires first
 				`probe_tls_version_info{version="TLS 1.3"}`:     1,
 			},
 		},
@@ -333,7 +261,7 @@ tcp:
     - expect: "^250 secure now"
       send: "QUIT"
   tls_config:
-    ca_file: %s`, ca.caFile),
+    ca_file: %s`, caFile),
 			wantSuccess: true,
 			want: map[string]float64{
 				"probe_ssl_earliest_cert_expiry":            float64(goodCert.Leaf.NotAfter.Unix()),

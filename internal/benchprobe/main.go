@@ -12,7 +12,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,6 +27,7 @@ import (
 	"time"
 
 	"github.com/siteward/siteward/exporter/difftest"
+	"github.com/siteward/siteward/internal/testcerts"
 )
 
 // userHZ is the unit of utime and stime in /proc/<pid>/stat: USER_HZ, 100 on Linux.
@@ -93,22 +93,26 @@ func bench(blackboxBin, sitewardBin string, concurrency, rounds int, duration, w
 		return err
 	}
 	defer os.RemoveAll(dir)
-	ca, err := difftest.NewCA(dir)
+	ca, err := testcerts.NewCA(testcerts.Options{})
 	if err != nil {
 		return err
 	}
-	cert, err := ca.ServerCertificate(time.Now().Add(-time.Hour), time.Now().Add(7*24*time.Hour))
+	caFile, err := testcerts.WritePEM(dir, "ca.pem", ca.Cert)
+	if err != nil {
+		return err
+	}
+	cert, err := ca.Issue(difftest.TargetCertificate(time.Now().Add(-time.Hour), time.Now().Add(7*24*time.Hour)))
 	if err != nil {
 		return err
 	}
 	httpSite := httptest.NewServer(difftest.TargetHandler())
 	defer httpSite.Close()
 	httpsSite := httptest.NewUnstartedServer(difftest.TargetHandler())
-	httpsSite.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	httpsSite.TLS = testcerts.ServerConfig(cert)
 	httpsSite.StartTLS()
 	defer httpsSite.Close()
 	configFile := filepath.Join(dir, "modules.yml")
-	if err := os.WriteFile(configFile, []byte(strings.ReplaceAll(modules, "CA_FILE", ca.CAFile)), 0o600); err != nil {
+	if err := os.WriteFile(configFile, []byte(strings.ReplaceAll(modules, "CA_FILE", caFile)), 0o600); err != nil {
 		return err
 	}
 

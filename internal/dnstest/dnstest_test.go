@@ -2,20 +2,16 @@ package dnstest
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
 	"net"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/siteward/siteward/internal/testcerts"
 )
 
 func TestServerAnswers(t *testing.T) {
@@ -123,12 +119,12 @@ func TestAddRejectsBadRecord(t *testing.T) {
 func TestServeTLS(t *testing.T) {
 	s := Start(t)
 	s.Add(t, "shop.acme.test. 60 IN A 127.0.0.1")
-	cert, pool := selfSigned(t, "dns.acme.test")
+	cert := testcerts.MustSelfSigned(t, testcerts.Options{DNSNames: []string{"dns.acme.test"}})
 	addr, err := s.ServeTLS(cert)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &dns.Client{Net: "tcp-tls", Timeout: 5 * time.Second, TLSConfig: &tls.Config{RootCAs: pool, ServerName: "dns.acme.test"}}
+	c := &dns.Client{Net: "tcp-tls", Timeout: 5 * time.Second, TLSConfig: &tls.Config{RootCAs: testcerts.Pool(cert.Leaf), ServerName: "dns.acme.test"}}
 	m := new(dns.Msg)
 	m.SetQuestion("shop.acme.test.", dns.TypeA)
 	resp, _, err := c.Exchange(m, addr)
@@ -138,35 +134,4 @@ func TestServeTLS(t *testing.T) {
 	if len(resp.Answer) != 1 {
 		t.Errorf("answer = %v, want one A record", resp.Answer)
 	}
-}
-
-// selfSigned returns a self-signed certificate for host and a pool that trusts it.
-func selfSigned(t *testing.T, host string) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: host},
-		DNSNames:              []string{host},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
 }

@@ -2,23 +2,16 @@ package email
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"net/textproto"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/siteward/siteward/internal/testcerts"
 )
 
 // testCert is a self-signed certificate for 127.0.0.1 and localhost, made for the test.
@@ -29,31 +22,12 @@ type testCert struct {
 
 func newTestCert(t *testing.T) testCert {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "siteward test SMTP"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:              []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return testCert{tls: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, caFile: caFile}
+	cert := testcerts.MustSelfSigned(t, testcerts.Options{
+		CommonName: "siteward test SMTP",
+		IPs:        []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:   []string{"localhost"},
+	})
+	return testCert{tls: cert, caFile: testcerts.MustWritePEM(t, cert.Leaf)}
 }
 
 // smtpServer is a small SMTP server speaking EHLO, STARTTLS, AUTH PLAIN/LOGIN, MAIL, RCPT,
@@ -93,7 +67,7 @@ func startSMTP(t *testing.T, s *smtpServer) *smtpServer {
 		t.Fatal(err)
 	}
 	if s.implicit {
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{*s.cert}})
+		ln = tls.NewListener(ln, testcerts.ServerConfig(*s.cert))
 	}
 	s.t, s.ln = t, ln
 	s.wg.Add(1)
@@ -178,7 +152,7 @@ func (s *smtpServer) serve(conn net.Conn) {
 				continue
 			}
 			reply("220 2.0.0 ready to start TLS")
-			tc := tls.Server(conn, &tls.Config{Certificates: []tls.Certificate{*s.cert}})
+			tc := tls.Server(conn, testcerts.ServerConfig(*s.cert))
 			if err := tc.Handshake(); err != nil {
 				return // the client rejected our certificate
 			}
