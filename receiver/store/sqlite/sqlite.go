@@ -97,8 +97,9 @@ var migrations = []string{
 
 // Store is the SQLite backend.
 type Store struct {
-	w *sql.DB // exactly one connection: the writer
-	r *sql.DB // readers
+	w     *sql.DB // exactly one connection: the writer
+	r     *sql.DB // readers
+	stmts map[string]*sql.Stmt
 }
 
 var _ store.Store = (*Store)(nil)
@@ -135,6 +136,15 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	s.stmts = make(map[string]*sql.Stmt, len(hotQueries))
+	for _, q := range hotQueries {
+		st, err := w.PrepareContext(ctx, q)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("prepare %q: %w", q, err)
+		}
+		s.stmts[q] = st
+	}
 	return s, nil
 }
 
@@ -168,6 +178,9 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	for _, st := range s.stmts {
+		st.Close()
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -180,7 +193,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(&tx{tx: sqlTx}); err != nil {
+	if err := fn(&tx{tx: sqlTx, s: s}); err != nil {
 		sqlTx.Rollback()
 		return err
 	}
@@ -197,7 +210,62 @@ type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-type tx struct{ tx *sql.Tx }
+type tx struct {
+	tx *sql.Tx
+	s  *Store
+}
+
+// hotQueries are prepared once at Open on the writer connection; inside a transaction
+// Tx.StmtContext reuses the prepared statement instead of parsing the SQL again (a large
+// part of a webhook's cost with modernc.org/sqlite).
+const (
+	qInsertAlertEvent   = `INSERT INTO alert_events (key, fingerprint, starts_at, status) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
+	qAlertEventResolved = `SELECT EXISTS (SELECT 1 FROM alert_events WHERE key = ? AND fingerprint = ? AND starts_at = ? AND status = 'resolved')`
+	qOpenIncidentByKey  = `SELECT ` + incidentColumns + ` FROM incidents WHERE key = ? AND state != 'resolved'`
+	qOpenClients        = `SELECT DISTINCT client FROM incidents WHERE state != 'resolved' AND drill = 0 ORDER BY client`
+	qInsertIncident     = `INSERT INTO incidents (id, key, client, state, drill, started_at, version, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	qUpdateIncident     = `UPDATE incidents SET state = ?, client = ?, drill = ?, version = ?, data = ? WHERE id = ? AND version = ?`
+	qInsertTimeline     = `INSERT INTO timeline (incident_id, at, actor, kind, text) VALUES (?, ?, ?, ?, ?)`
+	qInsertNotice       = `INSERT INTO notices (id, incident_id, channel, audience, event, subject, text, payload, status, created_at, next_attempt_at)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (id) DO NOTHING`
+	qSetTimer = `INSERT INTO timers (subject, kind, due_at) VALUES (?, ?, ?)
+		 ON CONFLICT (subject, kind) DO UPDATE SET due_at = excluded.due_at, lease_owner = '', lease_until = 0`
+	qDeleteTimers       = `DELETE FROM timers WHERE subject = ?`
+	qDeleteTimersOfKind = `DELETE FROM timers WHERE subject = ? AND kind = ?`
+	qTakeTimer          = `DELETE FROM timers WHERE subject = ? AND kind = ? AND due_at = ?`
+	qInsertDeploy       = `INSERT INTO deploys (client, site, at, version, description, actor) VALUES (?, ?, ?, ?, ?, ?)`
+	qDeploys            = `SELECT client, site, at, version, description, actor FROM deploys WHERE client = ? AND at >= ? ORDER BY at DESC, id DESC`
+)
+
+var hotQueries = []string{qInsertAlertEvent, qAlertEventResolved, qOpenIncidentByKey, qOpenClients, qInsertIncident, qUpdateIncident, qInsertTimeline, qInsertNotice, qSetTimer, qDeleteTimers, qDeleteTimersOfKind, qTakeTimer, qInsertDeploy, qDeploys}
+
+func (t *tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if st, ok := t.s.stmts[q]; ok {
+		return t.tx.StmtContext(ctx, st)
+	}
+	return nil
+}
+
+func (t *tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, q, args...)
+}
+
+func (t *tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, q, args...)
+}
+
+func (t *tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, q, args...)
+}
 
 func nanos(t time.Time) int64 {
 	if t.IsZero() {
@@ -224,8 +292,8 @@ func isUniqueViolation(err error) bool {
 func (t *tx) RecordAlertEvents(ctx context.Context, events []store.AlertEvent) ([]store.AlertEvent, error) {
 	var fresh []store.AlertEvent
 	for _, ev := range events {
-		res, err := t.tx.ExecContext(ctx,
-			`INSERT INTO alert_events (key, fingerprint, starts_at, status) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		res, err := t.ExecContext(ctx,
+			qInsertAlertEvent,
 			ev.Key, ev.Alert.Fingerprint, nanos(ev.Alert.StartsAt), ev.Alert.Status)
 		if err != nil {
 			return nil, fmt.Errorf("record alert event: %w", err)
@@ -235,8 +303,8 @@ func (t *tx) RecordAlertEvents(ctx context.Context, events []store.AlertEvent) (
 		}
 		if ev.Alert.Status == "firing" {
 			var overtaken bool
-			err := t.tx.QueryRowContext(ctx,
-				`SELECT EXISTS (SELECT 1 FROM alert_events WHERE key = ? AND fingerprint = ? AND starts_at = ? AND status = 'resolved')`,
+			err := t.QueryRowContext(ctx,
+				qAlertEventResolved,
 				ev.Key, ev.Alert.Fingerprint, nanos(ev.Alert.StartsAt)).Scan(&overtaken)
 			if err != nil {
 				return nil, fmt.Errorf("record alert event: %w", err)
@@ -267,8 +335,8 @@ func scanIncident(row interface{ Scan(...any) error }) (*store.Incident, error) 
 }
 
 func (t *tx) OpenIncidentByKey(ctx context.Context, key string) (*store.Incident, error) {
-	inc, err := scanIncident(t.tx.QueryRowContext(ctx,
-		`SELECT `+incidentColumns+` FROM incidents WHERE key = ? AND state != 'resolved'`, key))
+	inc, err := scanIncident(t.QueryRowContext(ctx,
+		qOpenIncidentByKey, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -279,7 +347,7 @@ func (t *tx) OpenIncidentByKey(ctx context.Context, key string) (*store.Incident
 }
 
 func (t *tx) Incident(ctx context.Context, id string) (*store.Incident, error) {
-	return getIncident(ctx, t.tx, id)
+	return getIncident(ctx, t, id)
 }
 
 func getIncident(ctx context.Context, q querier, id string) (*store.Incident, error) {
@@ -294,7 +362,7 @@ func getIncident(ctx context.Context, q querier, id string) (*store.Incident, er
 }
 
 func (t *tx) OpenIncidents(ctx context.Context) ([]*store.Incident, error) {
-	return listIncidents(ctx, t.tx, store.IncidentFilter{Open: true, Limit: -1})
+	return listIncidents(ctx, t, store.IncidentFilter{Open: true, Limit: -1})
 }
 
 func listIncidents(ctx context.Context, q querier, f store.IncidentFilter) ([]*store.Incident, error) {
@@ -340,7 +408,7 @@ func listIncidents(ctx context.Context, q querier, f store.IncidentFilter) ([]*s
 
 // OpenClients implements store.OpenClientsTx.
 func (t *tx) OpenClients(ctx context.Context) ([]string, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT DISTINCT client FROM incidents WHERE state != 'resolved' AND drill = 0 ORDER BY client`)
+	rows, err := t.QueryContext(ctx, qOpenClients)
 	if err != nil {
 		return nil, fmt.Errorf("open clients: %w", err)
 	}
@@ -362,8 +430,8 @@ func (t *tx) CreateIncident(ctx context.Context, inc *store.Incident) error {
 	if err != nil {
 		return fmt.Errorf("encode incident: %w", err)
 	}
-	_, err = t.tx.ExecContext(ctx,
-		`INSERT INTO incidents (id, key, client, state, drill, started_at, version, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = t.ExecContext(ctx,
+		qInsertIncident,
 		inc.ID, inc.Key, inc.Client, string(inc.State), inc.Drill, nanos(inc.StartedAt), inc.Version, data)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("create incident for %s: %w", inc.Key, store.ErrConflict)
@@ -381,8 +449,8 @@ func (t *tx) UpdateIncident(ctx context.Context, inc *store.Incident) error {
 	if err != nil {
 		return fmt.Errorf("encode incident: %w", err)
 	}
-	res, err := t.tx.ExecContext(ctx,
-		`UPDATE incidents SET state = ?, client = ?, drill = ?, version = ?, data = ? WHERE id = ? AND version = ?`,
+	res, err := t.ExecContext(ctx,
+		qUpdateIncident,
 		string(next.State), next.Client, next.Drill, next.Version, data, inc.ID, inc.Version)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("update incident %s: %w", inc.ID, store.ErrConflict)
@@ -399,8 +467,8 @@ func (t *tx) UpdateIncident(ctx context.Context, inc *store.Incident) error {
 
 func (t *tx) AppendTimeline(ctx context.Context, entries ...store.TimelineEntry) error {
 	for _, e := range entries {
-		if _, err := t.tx.ExecContext(ctx,
-			`INSERT INTO timeline (incident_id, at, actor, kind, text) VALUES (?, ?, ?, ?, ?)`,
+		if _, err := t.ExecContext(ctx,
+			qInsertTimeline,
 			e.IncidentID, nanos(e.At), e.Actor, e.Kind, e.Text); err != nil {
 			return fmt.Errorf("append timeline: %w", err)
 		}
@@ -409,7 +477,7 @@ func (t *tx) AppendTimeline(ctx context.Context, entries ...store.TimelineEntry)
 }
 
 func (t *tx) Timeline(ctx context.Context, incidentID string) ([]store.TimelineEntry, error) {
-	return timeline(ctx, t.tx, incidentID)
+	return timeline(ctx, t, incidentID)
 }
 
 func timeline(ctx context.Context, q querier, incidentID string) ([]store.TimelineEntry, error) {
@@ -438,9 +506,8 @@ func (t *tx) EnqueueNotices(ctx context.Context, notices ...store.Notice) error 
 		if due.IsZero() {
 			due = n.CreatedAt
 		}
-		if _, err := t.tx.ExecContext(ctx,
-			`INSERT INTO notices (id, incident_id, channel, audience, event, subject, text, payload, status, created_at, next_attempt_at)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (id) DO NOTHING`,
+		if _, err := t.ExecContext(ctx,
+			qInsertNotice,
 			n.ID, n.IncidentID, n.Channel, n.Audience, n.Event, n.Subject, n.Text, n.Payload, nanos(n.CreatedAt), nanos(due)); err != nil {
 			return fmt.Errorf("enqueue notice: %w", err)
 		}
@@ -449,9 +516,8 @@ func (t *tx) EnqueueNotices(ctx context.Context, notices ...store.Notice) error 
 }
 
 func (t *tx) SetTimer(ctx context.Context, tm store.Timer) error {
-	if _, err := t.tx.ExecContext(ctx,
-		`INSERT INTO timers (subject, kind, due_at) VALUES (?, ?, ?)
-		 ON CONFLICT (subject, kind) DO UPDATE SET due_at = excluded.due_at, lease_owner = '', lease_until = 0`,
+	if _, err := t.ExecContext(ctx,
+		qSetTimer,
 		tm.Subject, string(tm.Kind), nanos(tm.DueAt)); err != nil {
 		return fmt.Errorf("set timer: %w", err)
 	}
@@ -460,13 +526,13 @@ func (t *tx) SetTimer(ctx context.Context, tm store.Timer) error {
 
 func (t *tx) CancelTimers(ctx context.Context, subject string, kinds ...store.TimerKind) error {
 	if len(kinds) == 0 {
-		if _, err := t.tx.ExecContext(ctx, `DELETE FROM timers WHERE subject = ?`, subject); err != nil {
+		if _, err := t.ExecContext(ctx, qDeleteTimers, subject); err != nil {
 			return fmt.Errorf("cancel timers: %w", err)
 		}
 		return nil
 	}
 	for _, k := range kinds {
-		if _, err := t.tx.ExecContext(ctx, `DELETE FROM timers WHERE subject = ? AND kind = ?`, subject, string(k)); err != nil {
+		if _, err := t.ExecContext(ctx, qDeleteTimersOfKind, subject, string(k)); err != nil {
 			return fmt.Errorf("cancel timers: %w", err)
 		}
 	}
@@ -474,7 +540,7 @@ func (t *tx) CancelTimers(ctx context.Context, subject string, kinds ...store.Ti
 }
 
 func (t *tx) TakeTimer(ctx context.Context, tm store.Timer) (bool, error) {
-	res, err := t.tx.ExecContext(ctx, `DELETE FROM timers WHERE subject = ? AND kind = ? AND due_at = ?`,
+	res, err := t.ExecContext(ctx, qTakeTimer,
 		tm.Subject, string(tm.Kind), nanos(tm.DueAt))
 	if err != nil {
 		return false, fmt.Errorf("take timer: %w", err)
@@ -484,8 +550,8 @@ func (t *tx) TakeTimer(ctx context.Context, tm store.Timer) (bool, error) {
 }
 
 func (t *tx) RecordDeploy(ctx context.Context, d store.Deploy) error {
-	if _, err := t.tx.ExecContext(ctx,
-		`INSERT INTO deploys (client, site, at, version, description, actor) VALUES (?, ?, ?, ?, ?, ?)`,
+	if _, err := t.ExecContext(ctx,
+		qInsertDeploy,
 		d.Client, d.Site, nanos(d.At), d.Version, d.Description, d.Actor); err != nil {
 		return fmt.Errorf("record deploy: %w", err)
 	}
@@ -493,8 +559,8 @@ func (t *tx) RecordDeploy(ctx context.Context, d store.Deploy) error {
 }
 
 func (t *tx) Deploys(ctx context.Context, client string, since time.Time) ([]store.Deploy, error) {
-	rows, err := t.tx.QueryContext(ctx,
-		`SELECT client, site, at, version, description, actor FROM deploys WHERE client = ? AND at >= ? ORDER BY at DESC, id DESC`,
+	rows, err := t.QueryContext(ctx,
+		qDeploys,
 		client, nanos(since))
 	if err != nil {
 		return nil, fmt.Errorf("deploys: %w", err)
