@@ -10,7 +10,6 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
-	pconfig "github.com/prometheus/common/config"
 
 	"github.com/siteward/siteward/exporter/config"
 )
@@ -71,14 +70,11 @@ func ProbeDNS(ctx context.Context, target string, module config.Module, registry
 		client.Net = transport + "6"
 	}
 	if probe.DNSOverTLS {
-		tlsConfig, err := pconfig.NewTLSConfig(&probe.TLSConfig)
+		tlsConfig, err := newConnTLSConfig(ctx, &probe.TLSConfig, host)
 		if err != nil {
 			logger.Error("Failed to create TLS configuration", "err", err)
 			result.Fail(FailureSSL, ReasonTLSHandshakeError)
 			return false
-		}
-		if tlsConfig.ServerName == "" {
-			tlsConfig.ServerName = host
 		}
 		client.Net += "-tls"
 		client.TLSConfig = tlsConfig

@@ -143,14 +143,10 @@ func ProbeTCP(ctx context.Context, target string, module config.Module, registry
 // handshakeTLS runs a TLS client handshake over conn, verifying the certificate against
 // serverName unless tls_config names another.
 func handshakeTLS(ctx context.Context, conn net.Conn, serverName string, cfg pconfig.TLSConfig, logger *slog.Logger) (*tls.Conn, error) {
-	tlsConfig, err := pconfig.NewTLSConfig(&cfg)
+	tlsConfig, err := newConnTLSConfig(ctx, &cfg, serverName)
 	if err != nil {
 		logger.Error("Error creating TLS configuration", "err", err)
 		return nil, fmt.Errorf("tls: creating the configuration: %w", err)
-	}
-	if tlsConfig.ServerName == "" {
-		// The connection went to the resolved IP, so the name to verify must be given.
-		tlsConfig.ServerName = serverName
 	}
 	tlsConn := tls.Client(conn, tlsConfig)
 	if err := tlsConn.HandshakeContext(ctx); err != nil {

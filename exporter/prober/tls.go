@@ -31,6 +31,20 @@ func newProbeTLSConfig(ctx context.Context, cfg *pconfig.TLSConfig, opts ...pcon
 	return tlsConfig, nil
 }
 
+// newConnTLSConfig is newProbeTLSConfig for a connection the prober dialled to a resolved IP
+// (tcp, dns over TLS): unless tls_config names a server_name, the certificate is verified
+// for host, the name the target gave.
+func newConnTLSConfig(ctx context.Context, cfg *pconfig.TLSConfig, host string) (*tls.Config, error) {
+	tlsConfig, err := newProbeTLSConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if tlsConfig.ServerName == "" {
+		tlsConfig.ServerName = host
+	}
+	return tlsConfig, nil
+}
+
 // registerTLSMetrics registers blackbox_exporter's certificate and TLS metrics for a completed
 // handshake: probe_ssl_earliest_cert_expiry, probe_tls_version_info,
 // probe_ssl_last_chain_expiry_timestamp_seconds and probe_ssl_last_chain_info, with the label
