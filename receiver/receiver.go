@@ -34,21 +34,22 @@ import (
 
 // Options configure Run.
 type Options struct {
-	ConfigFile    string // "" runs with the defaults
-	StoragePath   string // SQLite file (default data/siteward.db)
-	Store         store.Store
-	ListenAddress string // default :9096; ":0" picks a free port (see Ready)
-	WebConfigFile string // exporter-toolkit TLS/basic-auth config
-	ExternalURL   string // base URL of links in notices
-	PrometheusURL string // status history on incident and post-mortem pages ("" : none)
+	ConfigFile    string      // "" runs with the defaults
+	StoragePath   string      // SQLite file (default data/siteward.db)
+	Store         store.Store // a backend opened by the caller (PostgreSQL); StoragePath is then unused
+	ListenAddress string      // default :9096; ":0" picks a free port (see Ready)
+	WebConfigFile string      // exporter-toolkit TLS/basic-auth config
+	ExternalURL   string      // base URL of links in notices
+	PrometheusURL string      // status history on incident and post-mortem pages ("" : none)
 	Logger        *slog.Logger
 	Registry      *prometheus.Registry // default: a new one
 	// Reload triggers a config reload (main sends SIGHUP here).
 	Reload <-chan struct{}
 	// Ready is called with the bound address once the server listens.
 	Ready func(addr string)
-	// Extra registers more routes on the mux (HTML pages, later features).
-	Extra func(mux *http.ServeMux, svc *lifecycle.Service)
+	// Extra registers more routes on the mux (HTML pages, later features); authorized
+	// reports whether a request carries a configured API token (or none are configured).
+	Extra func(mux *http.ServeMux, svc *lifecycle.Service, authorized func(*http.Request) bool)
 }
 
 // state is what a reload swaps.
@@ -180,7 +181,7 @@ func Run(ctx context.Context, o Options) error {
 		fmt.Fprintln(w, "Reloaded")
 	})
 	if o.Extra != nil {
-		o.Extra(mux, r.svc)
+		o.Extra(mux, r.svc, a.Authorized)
 	}
 
 	addr := o.ListenAddress

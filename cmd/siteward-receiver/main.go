@@ -20,6 +20,8 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/siteward/siteward/receiver"
+	"github.com/siteward/siteward/receiver/store"
+	"github.com/siteward/siteward/receiver/store/postgres"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -32,6 +34,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		configFile  = app.Flag("config.file", "Receiver configuration file (optional: without it the defaults apply).").Default("").String()
 		configCheck = app.Flag("config.check", "Validate the configuration file, print the result and exit.").Bool()
 		storagePath = app.Flag("storage.path", "SQLite database file.").Default("data/siteward.db").String()
+		postgresURL = app.Flag("storage.postgres-url", "PostgreSQL URL (postgres://...); replaces SQLite, for several replicas.").Default("").Envar("SITEWARD_POSTGRES_URL").String()
 		externalURL = app.Flag("web.external-url", "URL under which the receiver is reachable (links in notices).").Default("").String()
 		promURL     = app.Flag("prometheus.url", "Prometheus server for status history on incident pages, post-mortems and status pages (optional).").Default("").String()
 		webFlags    = kingpinflag.AddFlags(app, ":9096")
@@ -81,11 +84,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 
+	var st store.Store
+	if *postgresURL != "" {
+		pg, err := postgres.Open(ctx, *postgresURL, logger)
+		if err != nil {
+			logger.Error("opening PostgreSQL failed", "err", err)
+			return 1
+		}
+		defer pg.Close()
+		st = pg
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	err := receiver.Run(ctx, receiver.Options{
 		ConfigFile:    *configFile,
 		StoragePath:   *storagePath,
+		Store:         st,
 		ListenAddress: (*webFlags.WebListenAddresses)[0],
 		WebConfigFile: *webFlags.WebConfigFile,
 		ExternalURL:   *externalURL,
