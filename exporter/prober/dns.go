@@ -22,22 +22,10 @@ func ProbeDNS(ctx context.Context, target string, module config.Module, registry
 		Name: "probe_dns_duration_seconds",
 		Help: "Duration of DNS request by phase",
 	}, []string{"phase"})
-	answerRRs := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "probe_dns_answer_rrs",
-		Help: "Returns number of entries in the answer resource record list",
-	})
-	authorityRRs := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "probe_dns_authority_rrs",
-		Help: "Returns number of entries in the authority resource record list",
-	})
-	additionalRRs := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "probe_dns_additional_rrs",
-		Help: "Returns number of entries in the additional resource record list",
-	})
-	querySucceeded := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "probe_dns_query_succeeded",
-		Help: "Displays whether or not the query was executed successfully",
-	})
+	answerRRs := newGauge("probe_dns_answer_rrs", "Returns number of entries in the answer resource record list")
+	authorityRRs := newGauge("probe_dns_authority_rrs", "Returns number of entries in the authority resource record list")
+	additionalRRs := newGauge("probe_dns_additional_rrs", "Returns number of entries in the additional resource record list")
+	querySucceeded := newGauge("probe_dns_query_succeeded", "Displays whether or not the query was executed successfully")
 	for _, phase := range []string{"resolve", "connect", "request"} {
 		durations.WithLabelValues(phase)
 	}
@@ -118,10 +106,7 @@ func ProbeDNS(ctx context.Context, target string, module config.Module, registry
 	querySucceeded.Set(1)
 
 	if qtype == dns.TypeSOA {
-		serial := prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "probe_dns_serial",
-			Help: "Returns the serial number of the zone",
-		})
+		serial := newGauge("probe_dns_serial", "Returns the serial number of the zone")
 		registry.MustRegister(serial)
 		for _, rr := range response.Answer {
 			if soa, ok := rr.(*dns.SOA); ok {

@@ -172,38 +172,14 @@ func ProbeHTTP(ctx context.Context, target string, module config.Module, registr
 			Name: "probe_http_duration_seconds",
 			Help: "Duration of http request by phase, summed over all redirects",
 		}, []string{"phase"})
-		contentLengthGauge = prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "probe_http_content_length",
-			Help: "Length of http content response",
-		})
-		bodyUncompressedLengthGauge = prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "probe_http_uncompressed_body_length",
-			Help: "Length of uncompressed response body",
-		})
-		redirectsGauge = prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "probe_http_redirects",
-			Help: "The number of redirects",
-		})
-		isSSLGauge = prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "probe_http_ssl",
-			Help: "Indicates if SSL was used for the final redirect",
-		})
-		statusCodeGauge = prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "probe_http_status_code",
-			Help: "Response HTTP status code",
-		})
-		httpVersionGauge = prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "probe_http_version",
-			Help: "Returns the version of HTTP of the probe response",
-		})
-		failedDueToRegex = prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "probe_failed_due_to_regex",
-			Help: "Indicates if probe failed due to regex",
-		})
-		lastModified = prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "probe_http_last_modified_timestamp_seconds",
-			Help: "Returns the Last-Modified HTTP response header in unixtime",
-		})
+		contentLengthGauge          = newGauge("probe_http_content_length", "Length of http content response")
+		bodyUncompressedLengthGauge = newGauge("probe_http_uncompressed_body_length", "Length of uncompressed response body")
+		redirectsGauge              = newGauge("probe_http_redirects", "The number of redirects")
+		isSSLGauge                  = newGauge("probe_http_ssl", "Indicates if SSL was used for the final redirect")
+		statusCodeGauge             = newGauge("probe_http_status_code", "Response HTTP status code")
+		httpVersionGauge            = newGauge("probe_http_version", "Returns the version of HTTP of the probe response")
+		failedDueToRegex            = newFailedDueToRegexGauge()
+		lastModified                = newGauge("probe_http_last_modified_timestamp_seconds", "Returns the Last-Modified HTTP response header in unixtime")
 	)
 	registry.MustRegister(durationGaugeVec, contentLengthGauge, bodyUncompressedLengthGauge,
 		redirectsGauge, isSSLGauge, statusCodeGauge, httpVersionGauge, failedDueToRegex)

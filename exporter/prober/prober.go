@@ -23,3 +23,14 @@ var Probers = map[string]ProbeFn{
 	"tcp":  ProbeTCP,
 	"dns":  ProbeDNS,
 }
+
+// newGauge makes one of a probe's gauges: a probe registers its metrics in a registry of its
+// own, so they need no labels or namespace, only blackbox_exporter's name and help.
+func newGauge(name, help string) prometheus.Gauge {
+	return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+}
+
+// newFailedDueToRegexGauge makes probe_failed_due_to_regex, which the http and tcp probers share.
+func newFailedDueToRegexGauge() prometheus.Gauge {
+	return newGauge("probe_failed_due_to_regex", "Indicates if probe failed due to regex")
+}

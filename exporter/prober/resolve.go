@@ -51,18 +51,9 @@ var protocolToGauge = map[string]float64{"ip4": 4, "ip6": 6}
 // It registers probe_ip_protocol, probe_ip_addr_hash and probe_dns_lookup_time_seconds and
 // returns the lookup time in seconds.
 func chooseProtocol(ctx context.Context, ipProtocol string, fallback bool, target string, registry *prometheus.Registry, logger *slog.Logger) (ip *net.IPAddr, lookupTime float64, err error) {
-	probeDNSLookupTimeSeconds := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "probe_dns_lookup_time_seconds",
-		Help: "Returns the time taken for probe dns lookup in seconds",
-	})
-	probeIPProtocolGauge := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "probe_ip_protocol",
-		Help: "Specifies whether probe ip protocol is IP4 or IP6",
-	})
-	probeIPAddrHash := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "probe_ip_addr_hash",
-		Help: "Specifies the hash of IP address. It's useful to detect if the IP address changes.",
-	})
+	probeDNSLookupTimeSeconds := newGauge("probe_dns_lookup_time_seconds", "Returns the time taken for probe dns lookup in seconds")
+	probeIPProtocolGauge := newGauge("probe_ip_protocol", "Specifies whether probe ip protocol is IP4 or IP6")
+	probeIPAddrHash := newGauge("probe_ip_addr_hash", "Specifies the hash of IP address. It's useful to detect if the IP address changes.")
 	registry.MustRegister(probeIPProtocolGauge, probeDNSLookupTimeSeconds, probeIPAddrHash)
 
 	fallbackProtocol := "ip4"

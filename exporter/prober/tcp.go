@@ -18,10 +18,7 @@ import (
 // query_response dialogue. Its metrics are blackbox_exporter's: probe_failed_due_to_regex,
 // probe_expect_info, the TLS metrics, and probe_ip_protocol & co. from the resolution.
 func ProbeTCP(ctx context.Context, target string, module config.Module, registry *prometheus.Registry, result *Result, logger *slog.Logger) bool {
-	failedDueToRegex := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "probe_failed_due_to_regex",
-		Help: "Indicates if probe failed due to regex",
-	})
+	failedDueToRegex := newFailedDueToRegexGauge()
 	registry.MustRegister(failedDueToRegex)
 
 	host, port, err := net.SplitHostPort(target)

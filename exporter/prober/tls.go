@@ -54,10 +54,7 @@ func registerTLSMetrics(registry *prometheus.Registry, state *tls.ConnectionStat
 		Name: "probe_tls_version_info",
 		Help: "Contains the TLS version used",
 	}, []string{"version"})
-	lastChainExpiry := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "probe_ssl_last_chain_expiry_timestamp_seconds",
-		Help: "Returns last SSL chain expiry in timestamp seconds",
-	})
+	lastChainExpiry := newGauge("probe_ssl_last_chain_expiry_timestamp_seconds", "Returns last SSL chain expiry in timestamp seconds")
 	lastChainInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "probe_ssl_last_chain_info",
 		Help: "Contains SSL leaf certificate information",
@@ -79,10 +76,7 @@ func registerTLSMetrics(registry *prometheus.Registry, state *tls.ConnectionStat
 // registerEarliestCertExpiry registers probe_ssl_earliest_cert_expiry: the earliest NotAfter of
 // the certificates the peer presented.
 func registerEarliestCertExpiry(registry *prometheus.Registry, certs []*x509.Certificate) {
-	earliest := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "probe_ssl_earliest_cert_expiry",
-		Help: "Returns earliest SSL cert expiry in unixtime",
-	})
+	earliest := newGauge("probe_ssl_earliest_cert_expiry", "Returns earliest SSL cert expiry in unixtime")
 	registry.MustRegister(earliest)
 	earliest.Set(float64(earliestCertExpiry(certs).Unix()))
 }
