@@ -483,6 +483,22 @@ func startPipeline(t *testing.T, o pipelineOptions) *pipeline {
 		waitReady(t, am, "http://"+a.alertmanagers[i])
 	}
 	waitReady(t, prom, "http://"+a.prometheus)
+	if len(a.alertmanagers) > 1 {
+		// A real HA pair: each member sees every peer, so they deduplicate notifications.
+		for _, am := range a.alertmanagers {
+			eventually(t, 90*time.Second, fmt.Sprintf("Alertmanager %s in a ready cluster of %d", am, len(a.alertmanagers)), func() (bool, string) {
+				code, body := get("http://" + am + "/api/v2/status")
+				var st struct {
+					Cluster struct {
+						Status string           `json:"status"`
+						Peers  []map[string]any `json:"peers"`
+					} `json:"cluster"`
+				}
+				_ = json.Unmarshal(body, &st)
+				return st.Cluster.Status == "ready" && len(st.Cluster.Peers) == len(a.alertmanagers), fmt.Sprintf("%d %s", code, truncate(body))
+			})
+		}
+	}
 
 	p := &pipeline{addrs: a, demoURL: "http://" + ctlLn.Addr().String()}
 	// The chain exporter /sd -> Prometheus -> /probe works when every site is up with labels.

@@ -98,6 +98,31 @@ func (i incident) noticeCreated(event, audience string) time.Time {
 	return time.Time{}
 }
 
+// hasAlert reports whether one of the incident's alerts is named alertname.
+func (i incident) hasAlert(alertname string) bool {
+	alerts, _ := i["alerts"].([]any)
+	for _, a := range alerts {
+		m, _ := a.(map[string]any)
+		labels, _ := m["labels"].(map[string]any)
+		if labels["alertname"] == alertname {
+			return true
+		}
+	}
+	return false
+}
+
+// otherClients reports whether the assessment lists client among the other clients affected.
+func (i incident) otherClients(client string) bool {
+	assessment, _ := i["assessment"].(map[string]any)
+	others, _ := assessment["other_clients"].([]any)
+	for _, o := range others {
+		if o == client {
+			return true
+		}
+	}
+	return false
+}
+
 // notice is one outgoing message as the incident shows it.
 type notice struct{ event, audience, status, createdAt string }
 
