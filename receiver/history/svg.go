@@ -99,7 +99,12 @@ func SVG(h *History, marks []Mark) template.HTML {
 			mx := x(m.At)
 			p(`<line x1="%.1f" y1="%.0f" x2="%.1f" y2="%.0f" stroke="#cf222e" stroke-dasharray="4 3"/>`, mx, top, mx, top+panelHeight)
 			if pi == 0 {
-				p(`<text x="%.1f" y="%.0f" class="mark">%s</text>`, mx+3, top+panelHeight-4, html.EscapeString(m.Label))
+				// Labels near the right edge go left of their line so they stay inside.
+				if mx > chartWidth-marginRight-80 {
+					p(`<text x="%.1f" y="%.0f" text-anchor="end" class="mark">%s</text>`, mx-3, top+panelHeight-4, html.EscapeString(m.Label))
+				} else {
+					p(`<text x="%.1f" y="%.0f" class="mark">%s</text>`, mx+3, top+panelHeight-4, html.EscapeString(m.Label))
+				}
 			}
 		}
 	}
