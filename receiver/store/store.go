@@ -232,6 +232,14 @@ type OpenClientsTx interface {
 	OpenClients(ctx context.Context) ([]string, error)
 }
 
+// SeenChecker is an optional fast path of Store: whether every event was already recorded,
+// answered from a read-only connection. A "yes" is final (events are never deleted), so the
+// webhook answers a repeat without taking the writer; a "no" goes through
+// Tx.RecordAlertEvents, whose unique constraint decides.
+type SeenChecker interface {
+	AllAlertEventsSeen(ctx context.Context, events []AlertEvent) (bool, error)
+}
+
 // Store is a receiver backend.
 type Store interface {
 	// Update runs fn in one transaction and commits when it returns nil. Errors are

@@ -100,6 +100,20 @@ func testAlertEventDedup(t *testing.T, s store.Store) {
 			t.Errorf("%s: %d fresh events, want %d (%+v)", st.name, len(got), st.fresh, got)
 		}
 	}
+	if sc, ok := s.(store.SeenChecker); ok {
+		for _, c := range []struct {
+			events []store.AlertEvent
+			want   bool
+		}{
+			{[]store.AlertEvent{ev(k, "a", "firing", t0), ev(k, "a", "resolved", t0)}, true},
+			{[]store.AlertEvent{ev(k, "a", "firing", t0), ev(k, "z", "firing", t0)}, false},
+			{[]store.AlertEvent{ev(k, "b", "resolved", t0)}, false},
+		} {
+			if got, err := sc.AllAlertEventsSeen(ctx, c.events); err != nil || got != c.want {
+				t.Errorf("AllAlertEventsSeen(%v) = %v, %v; want %v", c.events, got, err, c.want)
+			}
+		}
+	}
 }
 
 func testIncidentLifecycle(t *testing.T, s store.Store) {

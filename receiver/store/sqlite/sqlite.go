@@ -669,6 +669,22 @@ func (s *Store) FailNotice(ctx context.Context, id, owner, errText string) error
 		 WHERE id = ? AND lease_owner = ? AND status = 'pending'`, errText, id, owner)
 }
 
+// AllAlertEventsSeen implements store.SeenChecker on the reader pool.
+func (s *Store) AllAlertEventsSeen(ctx context.Context, events []store.AlertEvent) (bool, error) {
+	for _, ev := range events {
+		var seen bool
+		if err := s.r.QueryRowContext(ctx,
+			`SELECT EXISTS (SELECT 1 FROM alert_events WHERE key = ? AND fingerprint = ? AND starts_at = ? AND status = ?)`,
+			ev.Key, ev.Alert.Fingerprint, nanos(ev.Alert.StartsAt), ev.Alert.Status).Scan(&seen); err != nil {
+			return false, fmt.Errorf("alert events seen: %w", err)
+		}
+		if !seen {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 // PendingNotices counts the outbox backlog.
 func (s *Store) PendingNotices(ctx context.Context) (int, error) {
 	var n int
