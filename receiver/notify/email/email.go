@@ -74,15 +74,7 @@ type Config struct {
 // UnmarshalYAML decodes strictly, sets defaults and validates.
 func (c *Config) UnmarshalYAML(node *yaml.Node) error {
 	type plain Config
-	p := plain{}
-	if err := chanconfig.Decode(node, &p); err != nil {
-		return fmt.Errorf("email: %w", err)
-	}
-	*c = Config(p)
-	if err := c.Validate(); err != nil {
-		return fmt.Errorf("email: %w", err)
-	}
-	return nil
+	return chanconfig.Unmarshal("email", node, (*plain)(c), c.Validate)
 }
 
 // Validate sets defaults and checks the configuration. Errors name the key.

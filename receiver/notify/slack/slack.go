@@ -4,11 +4,9 @@ package slack
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"time"
 
@@ -40,26 +38,13 @@ type Config struct {
 // UnmarshalYAML decodes strictly, sets defaults and validates.
 func (c *Config) UnmarshalYAML(node *yaml.Node) error {
 	type plain Config
-	p := plain{}
-	if err := chanconfig.Decode(node, &p); err != nil {
-		return fmt.Errorf("slack: %w", err)
-	}
-	*c = Config(p)
-	if err := c.Validate(); err != nil {
-		return fmt.Errorf("slack: %w", err)
-	}
-	return nil
+	return chanconfig.Unmarshal("slack", node, (*plain)(c), c.Validate)
 }
 
 // Validate checks the configuration. Errors name the key.
 func (c *Config) Validate() error {
-	if err := chanconfig.CheckSecret("webhook_url", c.WebhookURL, c.WebhookURLFile, true); err != nil {
+	if err := chanconfig.CheckURLSecret("webhook_url", c.WebhookURL, c.WebhookURLFile); err != nil {
 		return err
-	}
-	if c.WebhookURL != "" {
-		if _, err := chanconfig.URLSecret("webhook_url", c.WebhookURL, ""); err != nil {
-			return err
-		}
 	}
 	if c.IconURL != "" {
 		if err := chanconfig.CheckURL(c.IconURL); err != nil {
@@ -85,9 +70,9 @@ func (c *Config) SetDirectory(dir string) {
 
 // Notifier posts messages to a Slack incoming webhook.
 type Notifier struct {
-	cfg    Config
-	client *httpnotify.Client
-	logger *slog.Logger
+	cfg      Config
+	endpoint *httpnotify.Endpoint
+	logger   *slog.Logger
 }
 
 // New returns a Slack notifier.
@@ -95,14 +80,11 @@ func New(cfg *Config, logger *slog.Logger) (*Notifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("slack: %w", err)
 	}
-	if _, err := chanconfig.URLSecret("webhook_url", cfg.WebhookURL, cfg.WebhookURLFile); err != nil {
-		return nil, fmt.Errorf("slack: %w", err)
-	}
-	client, err := httpnotify.New("slack", cfg.HTTPConfig, cfg.Timeout)
+	endpoint, err := httpnotify.NewEndpoint("slack", "webhook_url", cfg.WebhookURL, cfg.WebhookURLFile, cfg.HTTPConfig, cfg.Timeout)
 	if err != nil {
-		return nil, fmt.Errorf("slack: %w", err)
+		return nil, err
 	}
-	return &Notifier{cfg: *cfg, client: client, logger: logger}, nil
+	return &Notifier{cfg: *cfg, endpoint: endpoint, logger: logger}, nil
 }
 
 // Payload is the JSON body posted to the webhook.
@@ -198,15 +180,7 @@ var escape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace
 // Notify posts m. The webhook URL is read on every call, so a rotated URL file needs no
 // reload.
 func (n *Notifier) Notify(ctx context.Context, m *notify.Message) error {
-	url, err := chanconfig.URLSecret("webhook_url", n.cfg.WebhookURL, n.cfg.WebhookURLFile)
-	if err != nil {
-		return fmt.Errorf("slack: %w", err)
-	}
-	body, err := json.Marshal(n.BuildPayload(m))
-	if err != nil {
-		return fmt.Errorf("slack: encoding payload: %w", err)
-	}
-	if err := n.client.Post(ctx, url, body, http.Header{"Content-Type": {"application/json"}}); err != nil {
+	if err := n.endpoint.PostJSON(ctx, n.BuildPayload(m), nil); err != nil {
 		return err
 	}
 	n.logger.Debug("notice delivered", "id", m.ID, "event", string(m.Event))

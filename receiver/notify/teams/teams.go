@@ -5,11 +5,9 @@ package teams
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
 	commoncfg "github.com/prometheus/common/config"
@@ -34,26 +32,13 @@ type Config struct {
 // UnmarshalYAML decodes strictly and validates.
 func (c *Config) UnmarshalYAML(node *yaml.Node) error {
 	type plain Config
-	p := plain{}
-	if err := chanconfig.Decode(node, &p); err != nil {
-		return fmt.Errorf("teams: %w", err)
-	}
-	*c = Config(p)
-	if err := c.Validate(); err != nil {
-		return fmt.Errorf("teams: %w", err)
-	}
-	return nil
+	return chanconfig.Unmarshal("teams", node, (*plain)(c), c.Validate)
 }
 
 // Validate checks the configuration. Errors name the key.
 func (c *Config) Validate() error {
-	if err := chanconfig.CheckSecret("webhook_url", c.WebhookURL, c.WebhookURLFile, true); err != nil {
+	if err := chanconfig.CheckURLSecret("webhook_url", c.WebhookURL, c.WebhookURLFile); err != nil {
 		return err
-	}
-	if c.WebhookURL != "" {
-		if _, err := chanconfig.URLSecret("webhook_url", c.WebhookURL, ""); err != nil {
-			return err
-		}
 	}
 	if c.Timeout < 0 {
 		return errors.New("timeout: must not be negative")
@@ -71,9 +56,9 @@ func (c *Config) SetDirectory(dir string) {
 
 // Notifier posts Adaptive Cards to a Teams workflow webhook.
 type Notifier struct {
-	cfg    Config
-	client *httpnotify.Client
-	logger *slog.Logger
+	cfg      Config
+	endpoint *httpnotify.Endpoint
+	logger   *slog.Logger
 }
 
 // New returns a Teams notifier.
@@ -81,14 +66,11 @@ func New(cfg *Config, logger *slog.Logger) (*Notifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("teams: %w", err)
 	}
-	if _, err := chanconfig.URLSecret("webhook_url", cfg.WebhookURL, cfg.WebhookURLFile); err != nil {
-		return nil, fmt.Errorf("teams: %w", err)
-	}
-	client, err := httpnotify.New("teams", cfg.HTTPConfig, cfg.Timeout)
+	endpoint, err := httpnotify.NewEndpoint("teams", "webhook_url", cfg.WebhookURL, cfg.WebhookURLFile, cfg.HTTPConfig, cfg.Timeout)
 	if err != nil {
-		return nil, fmt.Errorf("teams: %w", err)
+		return nil, err
 	}
-	return &Notifier{cfg: *cfg, client: client, logger: logger}, nil
+	return &Notifier{cfg: *cfg, endpoint: endpoint, logger: logger}, nil
 }
 
 // Payload is the envelope a Teams workflow webhook accepts.
@@ -161,15 +143,7 @@ func BuildPayload(m *notify.Message) Payload {
 // Notify posts m. The webhook URL is read on every call, so a rotated URL file needs no
 // reload.
 func (n *Notifier) Notify(ctx context.Context, m *notify.Message) error {
-	url, err := chanconfig.URLSecret("webhook_url", n.cfg.WebhookURL, n.cfg.WebhookURLFile)
-	if err != nil {
-		return fmt.Errorf("teams: %w", err)
-	}
-	body, err := json.Marshal(BuildPayload(m))
-	if err != nil {
-		return fmt.Errorf("teams: encoding payload: %w", err)
-	}
-	if err := n.client.Post(ctx, url, body, http.Header{"Content-Type": {"application/json"}}); err != nil {
+	if err := n.endpoint.PostJSON(ctx, BuildPayload(m), nil); err != nil {
 		return err
 	}
 	n.logger.Debug("notice delivered", "id", m.ID, "event", string(m.Event))

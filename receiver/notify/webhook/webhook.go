@@ -15,7 +15,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -86,26 +85,13 @@ type Config struct {
 // UnmarshalYAML decodes strictly and validates.
 func (c *Config) UnmarshalYAML(node *yaml.Node) error {
 	type plain Config
-	p := plain{}
-	if err := chanconfig.Decode(node, &p); err != nil {
-		return fmt.Errorf("webhook: %w", err)
-	}
-	*c = Config(p)
-	if err := c.Validate(); err != nil {
-		return fmt.Errorf("webhook: %w", err)
-	}
-	return nil
+	return chanconfig.Unmarshal("webhook", node, (*plain)(c), c.Validate)
 }
 
 // Validate checks the configuration. Errors name the key.
 func (c *Config) Validate() error {
-	if err := chanconfig.CheckSecret("url", c.URL, c.URLFile, true); err != nil {
+	if err := chanconfig.CheckURLSecret("url", c.URL, c.URLFile); err != nil {
 		return err
-	}
-	if c.URL != "" {
-		if _, err := chanconfig.URLSecret("url", c.URL, ""); err != nil {
-			return err
-		}
 	}
 	if err := chanconfig.CheckSecret("secret", c.Secret, c.SecretFile, false); err != nil {
 		return err
@@ -207,9 +193,9 @@ func Verify(secret string, body []byte, signature string) bool {
 
 // Notifier posts messages to a webhook.
 type Notifier struct {
-	cfg    Config
-	client *httpnotify.Client
-	logger *slog.Logger
+	cfg      Config
+	endpoint *httpnotify.Endpoint
+	logger   *slog.Logger
 }
 
 // New returns a webhook notifier.
@@ -217,19 +203,16 @@ func New(cfg *Config, logger *slog.Logger) (*Notifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}
-	if _, err := chanconfig.URLSecret("url", cfg.URL, cfg.URLFile); err != nil {
-		return nil, fmt.Errorf("webhook: %w", err)
-	}
 	if cfg.SecretFile != "" {
 		if _, err := chanconfig.ReadSecret("", cfg.SecretFile); err != nil {
 			return nil, fmt.Errorf("webhook: secret_file: %w", err)
 		}
 	}
-	client, err := httpnotify.New("webhook", cfg.HTTPConfig, cfg.Timeout)
+	endpoint, err := httpnotify.NewEndpoint("webhook", "url", cfg.URL, cfg.URLFile, cfg.HTTPConfig, cfg.Timeout)
 	if err != nil {
-		return nil, fmt.Errorf("webhook: %w", err)
+		return nil, err
 	}
-	return &Notifier{cfg: *cfg, client: client, logger: logger}, nil
+	return &Notifier{cfg: *cfg, endpoint: endpoint, logger: logger}, nil
 }
 
 func (n *Notifier) wants(m *notify.Message) bool {
@@ -247,29 +230,23 @@ func (n *Notifier) Notify(ctx context.Context, m *notify.Message) error {
 		n.logger.Debug("notice skipped: event not in events", "id", m.ID, "event", string(m.Event))
 		return nil
 	}
-	url, err := chanconfig.URLSecret("url", n.cfg.URL, n.cfg.URLFile)
-	if err != nil {
-		return fmt.Errorf("webhook: %w", err)
-	}
-	body, err := json.Marshal(BuildPayload(m))
-	if err != nil {
-		return fmt.Errorf("webhook: encoding payload: %w", err)
-	}
-	header := http.Header{}
-	for k, v := range n.cfg.Headers {
-		header.Set(k, string(v))
-	}
-	header.Set("Content-Type", "application/json")
-	header.Set(HeaderEvent, string(m.Event))
-	header.Set(HeaderDelivery, m.ID)
-	if n.cfg.Secret != "" || n.cfg.SecretFile != "" {
-		secret, err := chanconfig.ReadSecret(n.cfg.Secret, n.cfg.SecretFile)
-		if err != nil {
-			return fmt.Errorf("webhook: secret_file: %w", err)
+	err := n.endpoint.PostJSON(ctx, BuildPayload(m), func(body []byte) (http.Header, error) {
+		header := http.Header{}
+		for k, v := range n.cfg.Headers {
+			header.Set(k, string(v))
 		}
-		header.Set(HeaderSignature, Sign(secret, body))
-	}
-	if err := n.client.Post(ctx, url, body, header); err != nil {
+		header.Set(HeaderEvent, string(m.Event))
+		header.Set(HeaderDelivery, m.ID)
+		if n.cfg.Secret != "" || n.cfg.SecretFile != "" {
+			secret, err := chanconfig.ReadSecret(n.cfg.Secret, n.cfg.SecretFile)
+			if err != nil {
+				return nil, fmt.Errorf("secret_file: %w", err)
+			}
+			header.Set(HeaderSignature, Sign(secret, body))
+		}
+		return header, nil
+	})
+	if err != nil {
 		return err
 	}
 	n.logger.Debug("notice delivered", "id", m.ID, "event", string(m.Event))

@@ -17,6 +17,20 @@ import (
 
 var nodeUnmarshaler = reflect.TypeFor[yaml.Unmarshaler]()
 
+// Unmarshal is the body of a channel Config's UnmarshalYAML: it zeroes out (a pointer to the
+// Config converted to a type without the UnmarshalYAML method, so decoding does not recurse),
+// decodes node into it strictly (Decode) and runs validate. Errors start with channel.
+func Unmarshal(channel string, node *yaml.Node, out any, validate func() error) error {
+	reflect.ValueOf(out).Elem().SetZero()
+	if err := Decode(node, out); err != nil {
+		return fmt.Errorf("%s: %w", channel, err)
+	}
+	if err := validate(); err != nil {
+		return fmt.Errorf("%s: %w", channel, err)
+	}
+	return nil
+}
+
 // Decode decodes node into out (a pointer to a struct), rejecting keys out does not know.
 // yaml.v3's Node.Decode does not inherit the top-level decoder's KnownFields(true), so a
 // per-struct UnmarshalYAML must check the keys itself; nested structs (http_config,
@@ -160,6 +174,20 @@ func CheckSecret(key string, value commoncfg.Secret, file string, required bool)
 		return fmt.Errorf("at most one of %s and %s_file may be set", key, key)
 	case required && value == "" && file == "":
 		return fmt.Errorf("%s or %s_file is required", key, key)
+	}
+	return nil
+}
+
+// CheckURLSecret validates a required URL given as key (inline) or key_file: one of them, and
+// an inline one must be an http(s) URL. The file is read later (see CheckSecret).
+func CheckURLSecret(key string, value commoncfg.Secret, file string) error {
+	if err := CheckSecret(key, value, file, true); err != nil {
+		return err
+	}
+	if value != "" {
+		if _, err := URLSecret(key, value, ""); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package chanconfig
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,6 +118,63 @@ func TestURLSecret(t *testing.T) {
 		_, err := URLSecret("url", commoncfg.Secret(in), "")
 		if (err == nil) != (want == "") || err != nil && err.Error() != want {
 			t.Errorf("URLSecret(%q) = %v, want %q", in, err, want)
+		}
+	}
+}
+
+type unmarshalSample struct {
+	Name  string `yaml:"name"`
+	Level string `yaml:"level"`
+}
+
+func (c *unmarshalSample) validate() error {
+	if c.Name == "" {
+		return errors.New("name is required")
+	}
+	return nil
+}
+
+func TestUnmarshal(t *testing.T) {
+	for _, tc := range []struct {
+		in, wantErr string
+		want        unmarshalSample
+	}{
+		{in: "name: a", want: unmarshalSample{Name: "a"}}, // level from before is cleared
+		{in: "level: x", wantErr: "test: name is required"},
+		{in: "name: a\nnope: 1", wantErr: `test: line 2: unknown key "nope"`},
+	} {
+		var node yaml.Node
+		if err := yaml.Unmarshal([]byte(tc.in), &node); err != nil {
+			t.Fatal(err)
+		}
+		c := unmarshalSample{Level: "from before"}
+		err := Unmarshal("test", &node, &c, c.validate)
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%q: %v", tc.in, err)
+		case tc.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.wantErr)):
+			t.Errorf("%q: error %v, want %q", tc.in, err, tc.wantErr)
+		case tc.wantErr == "" && c != tc.want:
+			t.Errorf("%q: decoded %+v, want %+v", tc.in, c, tc.want)
+		}
+	}
+}
+
+func TestCheckURLSecret(t *testing.T) {
+	for _, tc := range []struct {
+		value   commoncfg.Secret
+		file    string
+		wantErr string
+	}{
+		{value: "https://hooks.example.org/x"},
+		{file: "/run/secrets/url"}, // read later, by the channel's New
+		{wantErr: "webhook_url or webhook_url_file is required"},
+		{value: "https://hooks.example.org/x", file: "/run/secrets/url", wantErr: "at most one of webhook_url and webhook_url_file may be set"},
+		{value: "hooks.example.org/x", wantErr: "webhook_url: scheme must be http or https"},
+	} {
+		err := CheckURLSecret("webhook_url", tc.value, tc.file)
+		if (err == nil) != (tc.wantErr == "") || err != nil && err.Error() != tc.wantErr {
+			t.Errorf("CheckURLSecret(%q, %q) = %v, want %q", tc.value, tc.file, err, tc.wantErr)
 		}
 	}
 }

@@ -1,5 +1,5 @@
 // Package httpnotify is the HTTP delivery the slack, teams and webhook channels share: one
-// POST with a timeout and a user agent, and the classification of the answer the outbox
+// JSON POST to a URL kept as a secret, with a timeout and a user agent, and the classification of the answer the outbox
 // relies on: 2xx delivered; 429, 5xx and network errors retryable (honouring Retry-After);
 // any other status a permanent error that quotes the status and the start of the body.
 package httpnotify
@@ -7,6 +7,7 @@ package httpnotify
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/common/version"
 
 	"github.com/siteward/siteward/receiver/notify"
+	"github.com/siteward/siteward/receiver/notify/internal/chanconfig"
 )
 
 // DefaultTimeout bounds one delivery attempt when a channel sets no timeout.
@@ -89,6 +91,50 @@ func (c *Client) Post(ctx context.Context, url string, body []byte, header http.
 		return notify.Retryable(err, RetryAfter(resp.Header.Get("Retry-After"), c.now()))
 	}
 	return err
+}
+
+// Endpoint is where a channel posts: a URL given inline or as a file under key, read on every
+// delivery so that a rotated file needs no reload, and the channel's Client. Errors start
+// with the channel's name.
+type Endpoint struct {
+	client  *Client
+	key     string
+	url     commoncfg.Secret
+	urlFile string
+}
+
+// NewEndpoint checks that the URL can be read and builds the client from http_config.
+func NewEndpoint(name, key string, url commoncfg.Secret, urlFile string, httpConfig *commoncfg.HTTPClientConfig, timeout time.Duration) (*Endpoint, error) {
+	if _, err := chanconfig.URLSecret(key, url, urlFile); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	client, err := New(name, httpConfig, timeout)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &Endpoint{client: client, key: key, url: url, urlFile: urlFile}, nil
+}
+
+// PostJSON posts payload as JSON to the endpoint's URL and classifies the outcome like Post.
+// header, when not nil, gives the request's extra headers for the encoded body (a signature
+// needs the body); Content-Type is set here.
+func (e *Endpoint) PostJSON(ctx context.Context, payload any, header func(body []byte) (http.Header, error)) error {
+	url, err := chanconfig.URLSecret(e.key, e.url, e.urlFile)
+	if err != nil {
+		return fmt.Errorf("%s: %w", e.client.name, err)
+	}
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("%s: encoding payload: %w", e.client.name, err)
+	}
+	h := http.Header{}
+	if header != nil {
+		if h, err = header(body); err != nil {
+			return fmt.Errorf("%s: %w", e.client.name, err)
+		}
+	}
+	h.Set("Content-Type", "application/json")
+	return e.client.Post(ctx, url, body, h)
 }
 
 // redact drops the URL from a *url.Error: webhook URLs of Slack, Teams and others carry

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +156,61 @@ func TestRetryAfter(t *testing.T) {
 		if got := RetryAfter(tc.in, now); got != tc.want {
 			t.Errorf("RetryAfter(%q) = %v, want %v", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestEndpoint: the URL is read from its file on every post, the body is the JSON payload
+// with the extra headers, and errors name the channel without quoting the URL.
+func TestEndpoint(t *testing.T) {
+	srv := notifytest.NewServer(t)
+	urlFile := filepath.Join(t.TempDir(), "url")
+	writeURL := func(path string) {
+		t.Helper()
+		if err := os.WriteFile(urlFile, []byte(srv.URL+path+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeURL("/first")
+	e, err := NewEndpoint("test", "webhook_url", "", urlFile, nil, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := func(body []byte) (http.Header, error) {
+		return http.Header{"X-Length": {strconv.Itoa(len(body))}}, nil
+	}
+	if err := e.PostJSON(context.Background(), map[string]string{"a": "b"}, signed); err != nil {
+		t.Fatal(err)
+	}
+	writeURL("/rotated")
+	if err := e.PostJSON(context.Background(), []int{1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 2 {
+		t.Fatalf("%d requests, want 2", len(reqs))
+	}
+	for i, want := range []struct{ path, body, length string }{{"/first", `{"a":"b"}`, "9"}, {"/rotated", "[1]", ""}} {
+		r := reqs[i]
+		if r.Path != want.path || string(r.Body) != want.body || r.Header.Get("Content-Type") != "application/json" || r.Header.Get("X-Length") != want.length {
+			t.Errorf("request %d: %s %q Content-Type %q X-Length %q, want %s %q application/json %q",
+				i, r.Path, r.Body, r.Header.Get("Content-Type"), r.Header.Get("X-Length"), want.path, want.body, want.length)
+		}
+	}
+
+	failing := func([]byte) (http.Header, error) { return nil, errors.New("secret_file: gone") }
+	if err := e.PostJSON(context.Background(), 1, failing); err == nil || err.Error() != "test: secret_file: gone" {
+		t.Errorf("header error = %v, want %q", err, "test: secret_file: gone")
+	}
+	if err := e.PostJSON(context.Background(), func() {}, nil); err == nil || !strings.HasPrefix(err.Error(), "test: encoding payload: ") {
+		t.Errorf("unencodable payload: %v", err)
+	}
+	if err := os.WriteFile(urlFile, []byte("ftp://hooks.example.org/secret-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.PostJSON(context.Background(), 1, nil); err == nil || err.Error() != "test: webhook_url_file: scheme must be http or https" {
+		t.Errorf("bad URL file: %v", err)
+	}
+	if _, err := NewEndpoint("test", "webhook_url", "", filepath.Join(t.TempDir(), "missing"), nil, time.Second); err == nil || !strings.HasPrefix(err.Error(), "test: reading secret: ") {
+		t.Errorf("NewEndpoint with a missing URL file: %v", err)
 	}
 }
