@@ -64,7 +64,7 @@ func Save(ctx context.Context, st store.Store, id string, e Edit, now time.Time)
 }
 
 // Reminders finds resolved incidents whose post-mortem is overdue at now, returns how many
-// there are, and enqueues one reminder per team channel for each the first time it is seen
+// real (not drill) ones there are, and enqueues one reminder per team channel for each the first time it is seen
 // overdue. Notice IDs are derived from the incident, so replicas running this at once
 // enqueue each reminder once. render makes the notify.Incident payload of a notice.
 func Reminders(ctx context.Context, st store.Store, teamChannels []string, render func(*store.Incident) notify.Incident, now time.Time) (int, error) {
@@ -90,7 +90,9 @@ func Reminders(ctx context.Context, st store.Store, teamChannels []string, rende
 		if published {
 			continue
 		}
-		overdue++
+		if !inc.Drill { // drills are reminded but kept out of the real-incident count
+			overdue++
+		}
 		if reminded {
 			continue
 		}

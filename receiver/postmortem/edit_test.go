@@ -67,8 +67,8 @@ func TestReminders(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
 	resolvedAt := t0.Add(time.Hour)
-	for _, id := range []string{"late", "published", "recent"} {
-		inc := &store.Incident{ID: id, Key: id, Client: "acme", State: store.StateResolved, StartedAt: t0, DetectedAt: t0, ResolvedAt: resolvedAt}
+	for _, id := range []string{"late", "published", "recent", "drill"} {
+		inc := &store.Incident{ID: id, Key: id, Client: "acme", State: store.StateResolved, StartedAt: t0, DetectedAt: t0, ResolvedAt: resolvedAt, Drill: id == "drill"}
 		if id == "recent" {
 			inc.ResolvedAt = resolvedAt.Add(20 * time.Hour)
 		}
@@ -87,7 +87,7 @@ func TestReminders(t *testing.T) {
 			t.Fatal(err)
 		}
 		if n != 1 {
-			t.Errorf("round %d: overdue = %d, want 1 (only \"late\")", round, n)
+			t.Errorf("round %d: overdue = %d, want 1 (only \"late\"; the drill is reminded, not counted)", round, n)
 		}
 	}
 	ns, err := st.Notices(ctx, "late")
@@ -101,6 +101,9 @@ func TestReminders(t *testing.T) {
 		if n.Event != string(notify.EventPostmortemDue) || n.Audience != "team" {
 			t.Errorf("reminder %s: event %s audience %s", n.ID, n.Event, n.Audience)
 		}
+	}
+	if ns, _ := st.Notices(ctx, "drill"); len(ns) != 2 {
+		t.Errorf("the overdue drill got %d reminders, want 2", len(ns))
 	}
 	for _, id := range []string{"published", "recent"} {
 		if ns, _ := st.Notices(ctx, id); len(ns) != 0 {

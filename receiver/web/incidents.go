@@ -58,7 +58,7 @@ func (s *Server) incidentList(w http.ResponseWriter, r *http.Request) {
 	for _, c := range s.svc.Config().Clients {
 		d.Clients = append(d.Clients, c.Name)
 	}
-	s.render(w, http.StatusOK, "incidents", page{Title: "Incidents", Refresh: 30, Error: q.Get("error"), Data: d})
+	s.render(w, http.StatusOK, "incidents", page{Title: "Incidents", Error: q.Get("error"), Data: d})
 }
 
 // chart is the status history on a page: the SVG, or why there is none.
@@ -131,11 +131,8 @@ func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request) {
 	if inc.Drill {
 		title = "DRILL " + title
 	}
-	refresh := 0
-	if inc.Open() {
-		refresh = 60
-	}
-	s.render(w, http.StatusOK, "incident", page{Title: title, Refresh: refresh, Error: r.URL.Query().Get("error"), Data: data})
+	// No meta refresh on internal pages: it would wipe a note being typed.
+	s.render(w, http.StatusOK, "incident", page{Title: title, Error: r.URL.Query().Get("error"), Data: data})
 }
 
 // incidentForm handles the forms of the incident and post-mortem pages.
