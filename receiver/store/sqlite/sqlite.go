@@ -100,6 +100,20 @@ type Store struct {
 	w     *sql.DB // exactly one connection: the writer
 	r     *sql.DB // readers
 	stmts map[string]*sql.Stmt
+	// writer is a FIFO turn for the writer connection: goroutines blocked on a channel are
+	// served in order, while database/sql hands a freed connection to a random waiter,
+	// which made tail latency under concurrent webhooks several times worse.
+	writer chan struct{}
+}
+
+// lockWriter waits for the writer's turn; the returned func gives it back.
+func (s *Store) lockWriter(ctx context.Context) (func(), error) {
+	select {
+	case s.writer <- struct{}{}:
+		return func() { <-s.writer }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -131,7 +145,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	s := &Store{w: w, r: r}
+	s := &Store{w: w, r: r, writer: make(chan struct{}, 1)}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -189,6 +203,11 @@ func (s *Store) Ping(ctx context.Context) error { return s.r.PingContext(ctx) }
 
 // Update runs fn in one write transaction.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	unlock, err := s.lockWriter(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	sqlTx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -625,6 +644,11 @@ func (s *Store) Notices(ctx context.Context, incidentID string) ([]store.Notice,
 
 // ClaimNotices leases due notices to owner.
 func (s *Store) ClaimNotices(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Notice, error) {
+	unlock, err := s.lockWriter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	rows, err := s.w.QueryContext(ctx,
 		`UPDATE notices SET lease_owner = ?, lease_until = ?
 		 WHERE id IN (SELECT id FROM notices WHERE status = 'pending' AND next_attempt_at <= ? AND lease_until <= ?
@@ -638,6 +662,11 @@ func (s *Store) ClaimNotices(ctx context.Context, owner string, now time.Time, l
 }
 
 func (s *Store) finishNotice(ctx context.Context, query string, args ...any) error {
+	unlock, err := s.lockWriter(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	res, err := s.w.ExecContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("update notice: %w", err)
@@ -696,6 +725,11 @@ func (s *Store) PendingNotices(ctx context.Context) (int, error) {
 
 // ClaimTimers leases due timers to owner.
 func (s *Store) ClaimTimers(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Timer, error) {
+	unlock, err := s.lockWriter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	rows, err := s.w.QueryContext(ctx,
 		`UPDATE timers SET lease_owner = ?, lease_until = ?
 		 WHERE (subject, kind) IN (SELECT subject, kind FROM timers WHERE due_at <= ? AND lease_until <= ? ORDER BY due_at LIMIT ?)
