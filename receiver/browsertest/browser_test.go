@@ -201,7 +201,7 @@ func TestPagesInChromium(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS("h1")),
 		)
 		text := get(t, ctx, "status page text", chromedp.Text(chromedp.CSS("main")))
-		for _, want := range []string{"acme status", "Major outage", "Investigating", "We are investigating an issue affecting shop", "Operational", "Past incidents", "Resolved"} {
+		for _, want := range []string{"acme status", "Major outage", "Investigating", "We are investigating an issue affecting shop", "Operational", "Past incidents", "Resolved", "source: probe measurements"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("status page text lacks %q:\n%s", want, text)
 			}
