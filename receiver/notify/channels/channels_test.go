@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	commoncfg "github.com/prometheus/common/config"
-	"gopkg.in/yaml.v3"
 
 	"github.com/siteward/siteward/receiver/notify"
 	"github.com/siteward/siteward/receiver/notify/internal/notifytest"
@@ -23,34 +22,18 @@ func decodeStrict(t *testing.T, file string, out any) error {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	return dec.Decode(out)
+	return notifytest.DecodeStrict(b, out)
 }
 
 func TestConfigInvalid(t *testing.T) {
-	for _, tc := range []struct {
-		file string
-		want string
-	}{
-		{"no_name.yml", "channel at line 1: name is required"},
-		{"no_kind.yml", `channel "team": one of slack, teams, email, webhook, log is required`},
-		{"two_kinds.yml", `channel "team": exactly one of slack, teams, email, webhook, log may be set, got webhook and log`},
-		{"unknown_key.yml", `channel "team": line 3: unknown key "sms"`},
-		{"log_unknown_key.yml", `line 3: unknown key "lvl"`},
-		{"log_bad_level.yml", `level: must be one of debug, info, warn, error, got "loud"`},
-	} {
-		t.Run(tc.file, func(t *testing.T) {
-			var cfg Config
-			err := decodeStrict(t, filepath.Join("testdata", "invalid", tc.file), &cfg)
-			if err == nil {
-				t.Fatalf("no error, want %q", tc.want)
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %q does not contain %q", err, tc.want)
-			}
-		})
-	}
+	notifytest.CheckInvalidConfigs[Config](t, map[string]string{
+		"no_name.yml":         "channel at line 1: name is required",
+		"no_kind.yml":         `channel "team": one of slack, teams, email, webhook, log is required`,
+		"two_kinds.yml":       `channel "team": exactly one of slack, teams, email, webhook, log may be set, got webhook and log`,
+		"unknown_key.yml":     `channel "team": line 3: unknown key "sms"`,
+		"log_unknown_key.yml": `line 3: unknown key "lvl"`,
+		"log_bad_level.yml":   `level: must be one of debug, info, warn, error, got "loud"`,
+	})
 }
 
 func TestConfigValidAndNew(t *testing.T) {

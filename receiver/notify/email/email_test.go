@@ -24,7 +24,7 @@ import (
 )
 
 func TestConfigInvalid(t *testing.T) {
-	for file, want := range map[string]string{
+	notifytest.CheckInvalidConfigs[Config](t, map[string]string{
 		"missing_smarthost.yml": "email: smarthost is required",
 		"smarthost_no_port.yml": `email: smarthost: "smtp.example.org" must be host:port`,
 		"missing_from.yml":      "email: from is required",
@@ -38,20 +38,7 @@ func TestConfigInvalid(t *testing.T) {
 		"auth_in_clear.yml":     "email: auth_username: credentials would be sent in clear text",
 		"unknown_key.yml":       `email: line 4: unknown key "subject"`,
 		"unknown_tls_key.yml":   `email: line 5: unknown key "verify" in tls_config`,
-	} {
-		t.Run(file, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join("testdata", "invalid", file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var cfg Config
-			dec := yaml.NewDecoder(bytes.NewReader(data))
-			dec.KnownFields(true)
-			if err := dec.Decode(&cfg); err == nil || !strings.Contains(err.Error(), want) {
-				t.Fatalf("error %v, want it to contain %q", err, want)
-			}
-		})
-	}
+	})
 }
 
 func TestConfigDefaultsAndSecret(t *testing.T) {

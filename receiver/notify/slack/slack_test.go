@@ -3,7 +3,6 @@ package slack
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"os"
@@ -19,16 +18,8 @@ import (
 	"github.com/siteward/siteward/receiver/notify/internal/notifytest"
 )
 
-func loadConfig(t *testing.T, data []byte) (*Config, error) {
-	t.Helper()
-	var cfg Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	return &cfg, dec.Decode(&cfg)
-}
-
 func TestConfigInvalid(t *testing.T) {
-	for file, want := range map[string]string{
+	notifytest.CheckInvalidConfigs[Config](t, map[string]string{
 		"missing_url.yml":             "slack: webhook_url or webhook_url_file is required",
 		"both_url.yml":                "slack: at most one of webhook_url and webhook_url_file may be set",
 		"bad_scheme.yml":              "slack: webhook_url: scheme must be http or https",
@@ -37,26 +28,15 @@ func TestConfigInvalid(t *testing.T) {
 		"two_icons.yml":               "slack: at most one of icon_emoji and icon_url may be set",
 		"negative_timeout.yml":        "slack: timeout: must not be negative",
 		"bad_timeout.yml":             "cannot unmarshal !!str `soon` into time.Duration",
-	} {
-		t.Run(file, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join("testdata", "invalid", file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = loadConfig(t, data)
-			if err == nil || !strings.Contains(err.Error(), want) {
-				t.Fatalf("error %v, want it to contain %q", err, want)
-			}
-		})
-	}
+	})
 }
 
 func TestConfigSecretNotPrinted(t *testing.T) {
-	cfg, err := loadConfig(t, []byte("webhook_url: https://hooks.slack.example/services/T0/B0/TOPSECRET\n"))
-	if err != nil {
+	var cfg Config
+	if err := notifytest.DecodeStrict([]byte("webhook_url: https://hooks.slack.example/services/T0/B0/TOPSECRET\n"), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	out, err := yaml.Marshal(cfg)
+	out, err := yaml.Marshal(&cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,23 +112,7 @@ func TestPayload(t *testing.T) {
 	    "mrkdwn_in": ["text"]
 	  }]
 	}`
-	assertJSON(t, reqs[0].Body, want)
-}
-
-func assertJSON(t *testing.T, got []byte, want string) {
-	t.Helper()
-	var g, w any
-	if err := json.Unmarshal(got, &g); err != nil {
-		t.Fatalf("body is not JSON: %v\n%s", err, got)
-	}
-	if err := json.Unmarshal([]byte(want), &w); err != nil {
-		t.Fatal(err)
-	}
-	gb, _ := json.MarshalIndent(g, "", "  ")
-	wb, _ := json.MarshalIndent(w, "", "  ")
-	if !bytes.Equal(gb, wb) {
-		t.Fatalf("payload mismatch\ngot:  %s\nwant: %s", gb, wb)
-	}
+	notifytest.AssertJSON(t, reqs[0].Body, want)
 }
 
 func TestColorByEvent(t *testing.T) {

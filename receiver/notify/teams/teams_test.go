@@ -1,46 +1,26 @@
 package teams
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	commoncfg "github.com/prometheus/common/config"
-	"gopkg.in/yaml.v3"
 
 	"github.com/siteward/siteward/receiver/notify"
 	"github.com/siteward/siteward/receiver/notify/internal/notifytest"
 )
 
 func TestConfigInvalid(t *testing.T) {
-	for file, want := range map[string]string{
+	notifytest.CheckInvalidConfigs[Config](t, map[string]string{
 		"missing_url.yml":      "teams: webhook_url or webhook_url_file is required",
 		"both_url.yml":         "teams: at most one of webhook_url and webhook_url_file may be set",
 		"relative_url.yml":     "teams: webhook_url: scheme must be http or https",
 		"unknown_key.yml":      `teams: line 2: unknown key "card_version"`,
 		"negative_timeout.yml": "teams: timeout: must not be negative",
-	} {
-		t.Run(file, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join("testdata", "invalid", file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var cfg Config
-			dec := yaml.NewDecoder(bytes.NewReader(data))
-			dec.KnownFields(true)
-			err = dec.Decode(&cfg)
-			if err == nil || !strings.Contains(err.Error(), want) {
-				t.Fatalf("error %v, want it to contain %q", err, want)
-			}
-		})
-	}
+	})
 }
 
 func TestPayload(t *testing.T) {
@@ -88,18 +68,7 @@ func TestPayload(t *testing.T) {
 	    }
 	  }]
 	}`
-	var got, wantV any
-	if err := json.Unmarshal(reqs[0].Body, &got); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal([]byte(want), &wantV); err != nil {
-		t.Fatal(err)
-	}
-	gb, _ := json.MarshalIndent(got, "", " ")
-	wb, _ := json.MarshalIndent(wantV, "", " ")
-	if !bytes.Equal(gb, wb) {
-		t.Fatalf("payload mismatch\ngot:  %s\nwant: %s", gb, wb)
-	}
+	notifytest.AssertJSON(t, reqs[0].Body, want)
 }
 
 func TestClassification(t *testing.T) {

@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -10,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -24,16 +22,13 @@ import (
 	"github.com/siteward/siteward/receiver/notify/internal/notifytest"
 )
 
-func decode(t *testing.T, data []byte) (*Config, error) {
-	t.Helper()
+func decode(data []byte) (*Config, error) {
 	var cfg Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	return &cfg, dec.Decode(&cfg)
+	return &cfg, notifytest.DecodeStrict(data, &cfg)
 }
 
 func TestConfigInvalid(t *testing.T) {
-	for file, want := range map[string]string{
+	notifytest.CheckInvalidConfigs[Config](t, map[string]string{
 		"missing_url.yml":      "webhook: url or url_file is required",
 		"both_url.yml":         "webhook: at most one of url and url_file may be set",
 		"bad_url.yml":          "webhook: url: scheme must be http or https",
@@ -43,17 +38,7 @@ func TestConfigInvalid(t *testing.T) {
 		"unknown_event.yml":    `webhook: events[1]: unknown event "monitor.up"`,
 		"unknown_key.yml":      `webhook: line 2: unknown key "signing_secret"`,
 		"negative_timeout.yml": "webhook: timeout: must not be negative",
-	} {
-		t.Run(file, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join("testdata", "invalid", file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := decode(t, data); err == nil || !strings.Contains(err.Error(), want) {
-				t.Fatalf("error %v, want it to contain %q", err, want)
-			}
-		})
-	}
+	})
 }
 
 func TestNewFileErrors(t *testing.T) {
@@ -72,7 +57,7 @@ func TestNewFileErrors(t *testing.T) {
 }
 
 func TestConfigSecretsNotPrinted(t *testing.T) {
-	cfg, err := decode(t, []byte("url: https://hooks.example.org/h?token=URLTOKEN\nsecret: HMACKEY\nheaders: {X-Api-Key: APIKEY}\n"))
+	cfg, err := decode([]byte("url: https://hooks.example.org/h?token=URLTOKEN\nsecret: HMACKEY\nheaders: {X-Api-Key: APIKEY}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +81,7 @@ func hmacHex(secret string, body []byte) string {
 
 func TestPayloadSignatureAndHeaders(t *testing.T) {
 	srv := notifytest.NewServer(t)
-	cfg, err := decode(t, []byte("url: "+srv.URL+"/siteward\nsecret_file: testdata/secret.txt\nheaders: {X-Api-Key: k-123}\n"))
+	cfg, err := decode([]byte("url: " + srv.URL + "/siteward\nsecret_file: testdata/secret.txt\nheaders: {X-Api-Key: k-123}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,18 +137,7 @@ func TestPayloadSignatureAndHeaders(t *testing.T) {
 	    "started_at": "2026-11-27T20:00:00Z"
 	  }
 	}`
-	var got, wantV any
-	if err := json.Unmarshal(r.Body, &got); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal([]byte(want), &wantV); err != nil {
-		t.Fatal(err)
-	}
-	gb, _ := json.MarshalIndent(got, "", " ")
-	wb, _ := json.MarshalIndent(wantV, "", " ")
-	if !bytes.Equal(gb, wb) {
-		t.Fatalf("payload mismatch\ngot:  %s\nwant: %s", gb, wb)
-	}
+	notifytest.AssertJSON(t, r.Body, want)
 }
 
 func TestUnsignedWithoutSecret(t *testing.T) {

@@ -1,14 +1,21 @@
 // Package notifytest holds what the channel tests share: a recording HTTP endpoint with
-// scripted answers and a sample message.
+// scripted answers, a sample message, strict config decoding and JSON comparison.
 package notifytest
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/siteward/siteward/receiver/notify"
 )
@@ -88,5 +95,48 @@ func Message() *notify.Message {
 			StartedAt:   time.Date(2026, 11, 27, 20, 0, 0, 0, time.UTC),
 		},
 		CreatedAt: time.Date(2026, 11, 27, 20, 5, 0, 0, time.UTC),
+	}
+}
+
+// DecodeStrict decodes YAML data into out rejecting unknown keys, as the receiver's config
+// loader does.
+func DecodeStrict(data []byte, out any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	return dec.Decode(out)
+}
+
+// CheckInvalidConfigs decodes each file of testdata/invalid named in want into a new T and
+// checks that it fails with an error containing want[file].
+func CheckInvalidConfigs[T any](t *testing.T, want map[string]string) {
+	t.Helper()
+	for file, want := range want {
+		t.Run(file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", "invalid", file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cfg T
+			if err := DecodeStrict(data, &cfg); err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("error %v, want it to contain %q", err, want)
+			}
+		})
+	}
+}
+
+// AssertJSON fails the test unless got is JSON equal to want (ignoring layout and key order).
+func AssertJSON(t testing.TB, got []byte, want string) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("body is not JSON: %v\n%s", err, got)
+	}
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatal(err)
+	}
+	gb, _ := json.MarshalIndent(g, "", "  ")
+	wb, _ := json.MarshalIndent(w, "", "  ")
+	if !bytes.Equal(gb, wb) {
+		t.Fatalf("payload mismatch\ngot:  %s\nwant: %s", gb, wb)
 	}
 }
