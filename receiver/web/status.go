@@ -180,7 +180,7 @@ func (s *Server) clientStatus(ctx context.Context, cfg *config.Config, c *config
 	st := &ClientStatus{Client: c.Name, GeneratedAt: now, UptimeSource: "incidents"}
 	var days map[string][]UptimeDay
 	if withUptime {
-		days, st.UptimeSource = s.uptime(ctx, c.Name, incs, now)
+		days, st.UptimeSource = s.uptime(ctx, c.Name, now)
 		for site := range days {
 			sites = append(sites, site)
 		}
@@ -205,8 +205,12 @@ func (s *Server) clientStatus(ctx context.Context, cfg *config.Config, c *config
 		ss.StatusText = statusText[ss.Status]
 		if withUptime {
 			ss.Days = days[site]
-			if len(ss.Days) == 0 {
-				ss.Days = emptyDays(now)
+			switch {
+			case len(ss.Days) > 0:
+			case st.UptimeSource == "incidents":
+				ss.Days = incidentUptime(site, incs, now) // no incident: up every day
+			default:
+				ss.Days = emptyDays(now) // Prometheus has no data for it
 			}
 			ss.Uptime = meanUptime(ss.Days)
 		}
@@ -306,7 +310,7 @@ func publicIncident(inc *store.Incident, tl []store.TimelineEntry) PublicInciden
 
 // uptime returns the daily uptime per site: from Prometheus when configured and answering,
 // else from the incident history (the share of each day no incident of the site was open).
-func (s *Server) uptime(ctx context.Context, client string, incs []*store.Incident, now time.Time) (map[string][]UptimeDay, string) {
+func (s *Server) uptime(ctx context.Context, client string, now time.Time) (map[string][]UptimeDay, string) {
 	if s.history != nil {
 		bars, err := s.history.DailyUptime(ctx, client, uptimeDays, now)
 		if err == nil {
@@ -326,15 +330,7 @@ func (s *Server) uptime(ctx context.Context, client string, incs []*store.Incide
 		}
 		s.logger.Warn("status page: uptime from Prometheus failed; using the incident history", "client", client, "err", err)
 	}
-	out := map[string][]UptimeDay{}
-	for _, inc := range incs {
-		for _, site := range inc.Sites {
-			if _, ok := out[site]; !ok {
-				out[site] = incidentUptime(site, incs, now)
-			}
-		}
-	}
-	return out, "incidents"
+	return nil, "incidents" // clientStatus computes each site's bar from the incidents
 }
 
 // incidentUptime is one site's bar from the incidents: down from start to recovery.

@@ -218,6 +218,9 @@ func TestStatusRecentIncidentsAndUptimeFromHistory(t *testing.T) {
 	if st.Status != web.StatusMaintenance || len(st.Open) != 0 || len(st.Recent) != 1 || st.Recent[0].State != "Resolved" {
 		t.Errorf("after resolution: status %s, open %d, recent %+v", st.Status, len(st.Open), st.Recent)
 	}
+	if blog := st.Sites[0].Days[89]; blog.Uptime == nil || *blog.Uptime != 1 {
+		t.Errorf("blog (no incident) uptime today = %v, want 1", blog.Uptime)
+	}
 	today := st.Sites[1].Days[89]
 	if st.UptimeSource != "incidents" || today.Uptime == nil || *today.Uptime >= 1 || *today.Uptime <= 0.5 {
 		t.Errorf("shop's uptime today from the incident history = %v (source %s), want between 0.5 and 1", today.Uptime, st.UptimeSource)
