@@ -308,8 +308,9 @@ func publicIncident(inc *store.Incident, tl []store.TimelineEntry) PublicInciden
 	return pi
 }
 
-// uptime returns the daily uptime per site: from Prometheus when configured and answering,
-// else from the incident history (the share of each day no incident of the site was open).
+// uptime returns the daily uptime per site from Prometheus when it is configured and
+// answers; otherwise no bars and the source "incidents": clientStatus then computes each
+// site's bar from the incident history (the share of each day no incident was open).
 func (s *Server) uptime(ctx context.Context, client string, now time.Time) (map[string][]UptimeDay, string) {
 	if s.history != nil {
 		bars, err := s.history.DailyUptime(ctx, client, uptimeDays, now)
