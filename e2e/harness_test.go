@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -196,15 +197,46 @@ func copyDir(src, dst string) error {
 	})
 }
 
-// freeAddr returns a loopback address with a port that was free a moment ago.
+// Ports handed to processes come from below Linux's ephemeral range (32768-60999), where the
+// kernel never assigns a port to a bind(":0") or an outgoing connection, and each is handed out
+// once per test process. A port picked from the ephemeral range could be taken, between the
+// pick and the process's bind, by any listener on ":0" (the demo sites of the other pipeline).
+const (
+	portLow  = 20000
+	portHigh = 32768
+)
+
+var (
+	portMu   sync.Mutex
+	portNext = portLow + rand.IntN(portHigh-portLow)
+	portUsed = map[int]bool{}
+)
+
+// freeAddr returns a loopback address with a port no one listened on a moment ago.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portMu.Lock()
+	defer portMu.Unlock()
+	for range portHigh - portLow {
+		port := portNext
+		portNext++
+		if portNext == portHigh {
+			portNext = portLow
+		}
+		if portUsed[port] {
+			continue
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		l.Close()
+		portUsed[port] = true
+		return addr
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatalf("no free port in %d-%d", portLow, portHigh)
+	return ""
 }
 
 // process is an external program started by the test, stopped at cleanup.
