@@ -81,23 +81,9 @@ func TestClassification(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, want := range []struct {
-		retryable bool
-		after     time.Duration
-		msg       string
-	}{
-		{true, 11 * time.Second, "teams: unexpected status 429 Too Many Requests"},
-		{true, 0, "teams: unexpected status 502 Bad Gateway"},
-		{false, 0, `teams: unexpected status 400 Bad Request: "{\"error\":{\"code\":\"InvalidRequestContent\"}}"`},
-	} {
-		err := n.Notify(context.Background(), notifytest.Message())
-		ok, after := notify.IsRetryable(err)
-		if err == nil || ok != want.retryable || after != want.after || err.Error() != want.msg {
-			t.Errorf("attempt %d: %v (retryable %v, after %v); want %q (retryable %v, after %v)",
-				i+1, err, ok, after, want.msg, want.retryable, want.after)
-		}
-	}
-	if err := n.Notify(context.Background(), notifytest.Message()); err != nil {
-		t.Fatalf("after recovery: %v", err)
-	}
+	notifytest.CheckAttempts(t, n, []notifytest.Attempt{
+		{Retryable: true, After: 11 * time.Second, Err: "teams: unexpected status 429 Too Many Requests"},
+		{Retryable: true, Err: "teams: unexpected status 502 Bad Gateway"},
+		{Err: `teams: unexpected status 400 Bad Request: "{\"error\":{\"code\":\"InvalidRequestContent\"}}"`},
+	})
 }

@@ -249,25 +249,11 @@ func TestClassification(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, want := range []struct {
-		retryable bool
-		after     time.Duration
-		msg       string
-	}{
-		{true, time.Hour, "webhook: unexpected status 429 Too Many Requests"}, // an HTTP date an hour away, capped
-		{true, 30 * time.Second, "webhook: unexpected status 503 Service Unavailable"},
-		{false, 0, `webhook: unexpected status 401 Unauthorized: "bad token"`},
-	} {
-		err := n.Notify(context.Background(), notifytest.Message())
-		ok, after := notify.IsRetryable(err)
-		if err == nil || ok != want.retryable || after != want.after || err.Error() != want.msg {
-			t.Errorf("attempt %d: %v (retryable %v, after %v); want %q (retryable %v, after %v)",
-				i+1, err, ok, after, want.msg, want.retryable, want.after)
-		}
-	}
-	if err := n.Notify(context.Background(), notifytest.Message()); err != nil {
-		t.Fatalf("after recovery: %v", err)
-	}
+	notifytest.CheckAttempts(t, n, []notifytest.Attempt{
+		{Retryable: true, After: time.Hour, Err: "webhook: unexpected status 429 Too Many Requests"}, // an HTTP date an hour away, capped
+		{Retryable: true, After: 30 * time.Second, Err: "webhook: unexpected status 503 Service Unavailable"},
+		{Err: `webhook: unexpected status 401 Unauthorized: "bad token"`},
+	})
 	reqs := srv.Requests()
 	if len(reqs) != 4 || reqs[0].Header.Get(HeaderDelivery) != reqs[3].Header.Get(HeaderDelivery) {
 		t.Fatalf("want 4 attempts with the same delivery ID, got %d", len(reqs))

@@ -4,6 +4,7 @@ package notifytest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -138,5 +139,30 @@ func AssertJSON(t testing.TB, got []byte, want string) {
 	wb, _ := json.MarshalIndent(w, "", "  ")
 	if !bytes.Equal(gb, wb) {
 		t.Fatalf("payload mismatch\ngot:  %s\nwant: %s", gb, wb)
+	}
+}
+
+// Attempt is the expected failure of one delivery: its error message and whether (and after
+// how long) retrying may help.
+type Attempt struct {
+	Retryable bool
+	After     time.Duration
+	Err       string
+}
+
+// CheckAttempts sends the sample message through n once per attempt, checking each failure,
+// then once more, which must be delivered.
+func CheckAttempts(t *testing.T, n notify.Notifier, attempts []Attempt) {
+	t.Helper()
+	for i, want := range attempts {
+		err := n.Notify(context.Background(), Message())
+		ok, after := notify.IsRetryable(err)
+		if err == nil || ok != want.Retryable || after != want.After || err.Error() != want.Err {
+			t.Errorf("attempt %d: %v (retryable %v, after %v); want %q (retryable %v, after %v)",
+				i+1, err, ok, after, want.Err, want.Retryable, want.After)
+		}
+	}
+	if err := n.Notify(context.Background(), Message()); err != nil {
+		t.Fatalf("after recovery: %v", err)
 	}
 }
