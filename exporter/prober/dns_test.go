@@ -146,7 +146,7 @@ func TestProbeDNS(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			module := testModule(t, tc.module)
+			module := moduleFromYAML(t, tc.module)
 			target := tc.target
 			if target == "" {
 				target = s.Addr
@@ -160,32 +160,14 @@ func TestProbeDNS(t *testing.T) {
 			registry := prometheus.NewPedanticRegistry()
 			var result Result
 			ok := ProbeDNS(ctx, target, module, registry, &result, promslog.NewNopLogger())
-			failureType, reason, failed := result.Failure()
-			if ok != tc.wantSuccess {
-				t.Fatalf("success = %v, want %v (failure %s/%s)", ok, tc.wantSuccess, failureType, reason)
-			}
-			if ok && failed {
-				t.Errorf("successful probe recorded a failure %s/%s", failureType, reason)
-			}
-			if !ok && [2]string{string(failureType), string(reason)} != tc.wantFailure {
-				t.Errorf("failure = %s/%s, want %s/%s", failureType, reason, tc.wantFailure[0], tc.wantFailure[1])
-			}
+			checkOutcome(t, ok, &result, tc.wantSuccess, tc.wantFailure)
 			series := gatheredSeries(t, registry)
 			for _, phase := range []string{"resolve", "connect", "request"} {
 				if _, ok := series[`probe_dns_duration_seconds{phase="`+phase+`"}`]; !ok {
 					t.Errorf("probe_dns_duration_seconds{phase=%q} is missing", phase)
 				}
 			}
-			for name, want := range tc.want {
-				if got, ok := series[name]; !ok || got != want {
-					t.Errorf("%s = %v (present %v), want %v\nall: %v", name, got, ok, want, series)
-				}
-			}
-			for _, name := range tc.wantAbsent {
-				if _, ok := series[name]; ok {
-					t.Errorf("%s is present, want it absent", name)
-				}
-			}
+			checkSeries(t, series, tc.want, tc.wantAbsent)
 		})
 	}
 }
@@ -202,7 +184,7 @@ func TestProbeDNSRecursionDesired(t *testing.T) {
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		var result Result
-		if !ProbeDNS(ctx, s.Addr, testModule(t, tc.module), prometheus.NewRegistry(), &result, promslog.NewNopLogger()) {
+		if !ProbeDNS(ctx, s.Addr, moduleFromYAML(t, tc.module), prometheus.NewRegistry(), &result, promslog.NewNopLogger()) {
 			t.Fatalf("probe failed: %+v", result)
 		}
 		cancel()
@@ -240,14 +222,8 @@ func TestProbeDNSOverTLS(t *testing.T) {
 			defer cancel()
 			registry := prometheus.NewPedanticRegistry()
 			var result Result
-			ok := ProbeDNS(ctx, "dns.acme.test:"+port, testModule(t, tc.module), registry, &result, promslog.NewNopLogger())
-			failureType, reason, _ := result.Failure()
-			if ok != tc.wantSuccess {
-				t.Fatalf("success = %v, want %v (failure %s/%s)", ok, tc.wantSuccess, failureType, reason)
-			}
-			if !ok && [2]string{string(failureType), string(reason)} != tc.wantFailure {
-				t.Errorf("failure = %s/%s, want %s/%s", failureType, reason, tc.wantFailure[0], tc.wantFailure[1])
-			}
+			ok := ProbeDNS(ctx, "dns.acme.test:"+port, moduleFromYAML(t, tc.module), registry, &result, promslog.NewNopLogger())
+			checkOutcome(t, ok, &result, tc.wantSuccess, tc.wantFailure)
 			if ok {
 				if got := gatheredSeries(t, registry)["probe_dns_answer_rrs"]; got != 1 {
 					t.Errorf("probe_dns_answer_rrs = %v, want 1", got)
@@ -260,7 +236,7 @@ func TestProbeDNSOverTLS(t *testing.T) {
 func BenchmarkProbeDNS(b *testing.B) {
 	s := dnstest.Start(b)
 	s.Add(b, "shop.acme.test. 60 IN A 127.0.0.1")
-	module := testModule(b, "prober: dns\ndns:\n  query_name: shop.acme.test\n  query_type: A\n  validate_answer_rrs:\n    fail_if_not_matches_regexp: ['127\\.0\\.0\\.1$']")
+	module := moduleFromYAML(b, "prober: dns\ndns:\n  query_name: shop.acme.test\n  query_type: A\n  validate_answer_rrs:\n    fail_if_not_matches_regexp: ['127\\.0\\.0\\.1$']")
 	logger := promslog.NewNopLogger()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -24,25 +24,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/siteward/siteward/exporter/config"
 	"github.com/siteward/siteward/internal/dnstest"
 	"github.com/siteward/siteward/internal/testcerts"
 )
-
-// moduleFromYAML parses one module the way the exporter loads it, so defaults apply.
-func moduleFromYAML(t testing.TB, body string) config.Module {
-	t.Helper()
-	var b strings.Builder
-	b.WriteString("modules:\n  m:\n")
-	for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
-		b.WriteString("    " + line + "\n")
-	}
-	cfg, err := config.Parse(strings.NewReader(b.String()))
-	if err != nil {
-		t.Fatalf("module: %v\n%s", err, b.String())
-	}
-	return cfg.Modules["m"]
-}
 
 // gathered maps each metric of a registry to its samples: label string ("" when none) -> value.
 func gathered(t testing.TB, registry *prometheus.Registry) map[string]map[string]float64 {

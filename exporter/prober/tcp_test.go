@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -14,51 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/promslog"
 
-	"github.com/siteward/siteward/exporter/config"
 	"github.com/siteward/siteward/internal/dnstest"
 	"github.com/siteward/siteward/internal/testcerts"
 )
-
-// testModule parses one module body (YAML, the keys under the module's name) with the
-// exporter's own loader, so the probers see exactly what a config file gives them.
-func testModule(t testing.TB, body string) config.Module {
-	t.Helper()
-	var b strings.Builder
-	b.WriteString("modules:\n  m:\n")
-	for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
-		b.WriteString("    " + line + "\n")
-	}
-	cfg, err := config.Parse(strings.NewReader(b.String()))
-	if err != nil {
-		t.Fatalf("parsing module: %v\n%s", err, b.String())
-	}
-	return cfg.Modules["m"]
-}
-
-// gatheredSeries returns every series in registry as "name{label="value",...}" -> value.
-func gatheredSeries(t *testing.T, registry *prometheus.Registry) map[string]float64 {
-	t.Helper()
-	mfs, err := registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	series := map[string]float64{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			var labels []string
-			for _, lp := range m.GetLabel() {
-				labels = append(labels, fmt.Sprintf("%s=%q", lp.GetName(), lp.GetValue()))
-			}
-			sort.Strings(labels)
-			name := mf.GetName()
-			if len(labels) > 0 {
-				name += "{" + strings.Join(labels, ",") + "}"
-			}
-			series[name] = m.GetGauge().GetValue()
-		}
-	}
-	return series
-}
 
 // startTCPServer accepts connections on a loopback port and runs handle for each (over TLS
 // when cert is given). It returns the port.
@@ -277,7 +234,7 @@ tcp:
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			module := testModule(t, tc.module)
+			module := moduleFromYAML(t, tc.module)
 			timeout := tc.timeout
 			if timeout == 0 {
 				timeout = 5 * time.Second
@@ -287,34 +244,16 @@ tcp:
 			registry := prometheus.NewPedanticRegistry()
 			var result Result
 			ok := ProbeTCP(ctx, tc.target, module, registry, &result, promslog.NewNopLogger())
-			failureType, reason, failed := result.Failure()
-			if ok != tc.wantSuccess {
-				t.Fatalf("success = %v, want %v (failure %s/%s)", ok, tc.wantSuccess, failureType, reason)
-			}
-			if ok && failed {
-				t.Errorf("successful probe recorded a failure %s/%s", failureType, reason)
-			}
-			if !ok && [2]string{string(failureType), string(reason)} != tc.wantFailure {
-				t.Errorf("failure = %s/%s, want %s/%s", failureType, reason, tc.wantFailure[0], tc.wantFailure[1])
-			}
+			checkOutcome(t, ok, &result, tc.wantSuccess, tc.wantFailure)
 			series := gatheredSeries(t, registry)
-			for name, want := range tc.want {
-				if got, ok := series[name]; !ok || got != want {
-					t.Errorf("%s = %v (present %v), want %v\nall: %v", name, got, ok, want, series)
-				}
-			}
-			for _, name := range tc.wantAbsent {
-				if _, ok := series[name]; ok {
-					t.Errorf("%s is present, want it absent", name)
-				}
-			}
+			checkSeries(t, series, tc.want, tc.wantAbsent)
 		})
 	}
 }
 
 func BenchmarkProbeTCP(b *testing.B) {
 	port := startTCPServer(b, nil, smtpLike(nil))
-	module := testModule(b, "prober: tcp\ntcp:\n  query_response:\n    - expect: \"^220 ([^ ]+) ESMTP\"\n      send: \"EHLO ${1}\"\n    - expect: \"^250 STARTTLS\"")
+	module := moduleFromYAML(b, "prober: tcp\ntcp:\n  query_response:\n    - expect: \"^220 ([^ ]+) ESMTP\"\n      send: \"EHLO ${1}\"\n    - expect: \"^250 STARTTLS\"")
 	logger := promslog.NewNopLogger()
 	b.ReportAllocs()
 	for b.Loop() {
