@@ -89,4 +89,17 @@ CREATE TABLE alert_events (
 	PRIMARY KEY (key, fingerprint, starts_at, status)
 );
 `},
+	{Version: 2, Name: "maintenance windows recorded through the API", SQL: `
+CREATE TABLE maintenance (
+	id          text PRIMARY KEY,
+	client      text NOT NULL,
+	sites       text NOT NULL, -- JSON array; empty: every site of the client
+	start_at    bigint NOT NULL,
+	end_at      bigint NOT NULL,
+	description text NOT NULL,
+	actor       text NOT NULL,
+	created_at  bigint NOT NULL
+);
+CREATE INDEX maintenance_end ON maintenance (end_at);
+`},
 }

@@ -93,6 +93,18 @@ var migrations = []string{
 	) WITHOUT ROWID;`,
 	// 2: the assessment asks for the clients of open incidents on every new incident.
 	`CREATE INDEX incidents_open_clients ON incidents(client, drill) WHERE state != 'resolved';`,
+	// 3: maintenance windows recorded through the API (store.MaintenanceStore).
+	`CREATE TABLE maintenance (
+		id TEXT PRIMARY KEY,
+		client TEXT NOT NULL,
+		sites TEXT NOT NULL,
+		start_at INTEGER NOT NULL,
+		end_at INTEGER NOT NULL,
+		description TEXT NOT NULL,
+		actor TEXT NOT NULL,
+		created_at INTEGER NOT NULL
+	);
+	CREATE INDEX maintenance_end ON maintenance(end_at);`,
 }
 
 // Store is the SQLite backend.
