@@ -70,6 +70,28 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// startExporter runs bin with args and --web.listen-address on a free port, until the test
+// ends; the exporter's log is shown when the test failed. It returns the process and the
+// address.
+func startExporter(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	addr := freePort(t)
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, append(args, "--web.listen-address", addr)...)
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("exporter log:\n%s", logs.String())
+		}
+	})
+	return cmd, addr
+}
+
 // waitFor polls until check succeeds or ten seconds pass.
 func waitFor(t *testing.T, what string, check func() bool) {
 	t.Helper()
@@ -111,20 +133,7 @@ func TestServe(t *testing.T) {
 	}
 	writeConfig("shop")
 
-	addr := freePort(t)
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "--config.file", cfgPath, "--web.listen-address", addr, "--log.level", "debug")
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("exporter log:\n%s", logs.String())
-		}
-	})
+	cmd, addr := startExporter(t, bin, "--config.file", cfgPath, "--log.level", "debug")
 	base := "http://" + addr
 	waitFor(t, "/-/healthy", func() bool { code, _, err := httpGet(base + "/-/healthy"); return err == nil && code == 200 })
 
@@ -200,20 +209,7 @@ func TestDNSResolverFlag(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freePort(t)
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "--config.file", cfgPath, "--web.listen-address", addr, "--dns.resolver", zone.Addr)
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("exporter log:\n%s", logs.String())
-		}
-	})
+	_, addr := startExporter(t, bin, "--config.file", cfgPath, "--dns.resolver", zone.Addr)
 	base := "http://" + addr
 	waitFor(t, "/-/healthy", func() bool { code, _, err := httpGet(base + "/-/healthy"); return err == nil && code == 200 })
 
@@ -249,20 +245,7 @@ func TestWebConfig(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte("modules:\n  http_2xx:\n    prober: http\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freePort(t)
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "--config.file", cfgPath, "--web.listen-address", addr, "--web.config.file", webConfig)
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("exporter log:\n%s", logs.String())
-		}
-	})
+	_, addr := startExporter(t, bin, "--config.file", cfgPath, "--web.config.file", webConfig)
 	get := func(user, password string) int {
 		req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
 		if err != nil {
