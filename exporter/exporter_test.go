@@ -41,6 +41,26 @@ func newTestExporter(t testing.TB, cfgText string, opts Options) (*Exporter, *ht
 	return e, srv, path
 }
 
+// getOK is get for a request that must answer 200; it returns the body.
+func getOK(t *testing.T, u string, header http.Header) string {
+	t.Helper()
+	code, body := get(t, u, header)
+	if code != http.StatusOK {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	return body
+}
+
+// checkLines checks that body has each of lines as a whole line.
+func checkLines(t *testing.T, body string, lines ...string) {
+	t.Helper()
+	for _, want := range lines {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("body lacks %q:\n%s", want, body)
+		}
+	}
+}
+
 func get(t *testing.T, u string, header http.Header) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, u, nil)
@@ -125,54 +145,26 @@ func TestProbeHandler(t *testing.T) {
 	e, srv, _ := newTestExporter(t, fmt.Sprintf(baseConfig, target.URL), Options{TimeoutOffset: 500 * time.Millisecond})
 
 	t.Run("inventory target succeeds", func(t *testing.T) {
-		code, body := get(t, probeURL(srv, target.URL+"/shop", ""), nil)
-		if code != http.StatusOK {
-			t.Fatalf("status %d: %s", code, body)
-		}
-		for _, want := range []string{"probe_success 1", "probe_attempts 1", "probe_http_status_code 200"} {
-			if !strings.Contains(body, want+"\n") {
-				t.Errorf("body lacks %q:\n%s", want, body)
-			}
-		}
+		body := getOK(t, probeURL(srv, target.URL+"/shop", ""), nil)
+		checkLines(t, body, "probe_success 1", "probe_attempts 1", "probe_http_status_code 200")
 		if strings.Contains(body, "probe_failure_info") {
 			t.Errorf("probe_failure_info present on success:\n%s", body)
 		}
 	})
 
 	t.Run("allowed_targets pattern, failure reported", func(t *testing.T) {
-		code, body := get(t, probeURL(srv, target.URL+"/allowed/down", "http_2xx"), nil)
-		if code != http.StatusOK {
-			t.Fatalf("status %d: %s", code, body)
-		}
-		for _, want := range []string{"probe_success 0", `probe_failure_info{failure_type="http",reason="http_status"} 1`} {
-			if !strings.Contains(body, want+"\n") {
-				t.Errorf("body lacks %q:\n%s", want, body)
-			}
-		}
+		body := getOK(t, probeURL(srv, target.URL+"/allowed/down", "http_2xx"), nil)
+		checkLines(t, body, "probe_success 0", `probe_failure_info{failure_type="http",reason="http_status"} 1`)
 	})
 
 	t.Run("retries until success", func(t *testing.T) {
-		code, body := get(t, probeURL(srv, target.URL+"/flaky", "http_retry"), nil)
-		if code != http.StatusOK {
-			t.Fatalf("status %d: %s", code, body)
-		}
-		for _, want := range []string{"probe_success 1", "probe_attempts 3"} {
-			if !strings.Contains(body, want+"\n") {
-				t.Errorf("body lacks %q:\n%s", want, body)
-			}
-		}
+		body := getOK(t, probeURL(srv, target.URL+"/flaky", "http_retry"), nil)
+		checkLines(t, body, "probe_success 1", "probe_attempts 3")
 	})
 
 	t.Run("retries exhausted", func(t *testing.T) {
-		code, body := get(t, probeURL(srv, target.URL+"/allowed/down", "http_retry"), nil)
-		if code != http.StatusOK {
-			t.Fatalf("status %d: %s", code, body)
-		}
-		for _, want := range []string{"probe_success 0", "probe_attempts 4", `probe_failure_info{failure_type="http",reason="http_status"} 1`} {
-			if !strings.Contains(body, want+"\n") {
-				t.Errorf("body lacks %q:\n%s", want, body)
-			}
-		}
+		body := getOK(t, probeURL(srv, target.URL+"/allowed/down", "http_retry"), nil)
+		checkLines(t, body, "probe_success 0", "probe_attempts 4", `probe_failure_info{failure_type="http",reason="http_status"} 1`)
 	})
 
 	t.Run("SSRF guard refuses unknown targets", func(t *testing.T) {
@@ -210,22 +202,12 @@ func TestProbeHandler(t *testing.T) {
 	t.Run("scrape timeout header bounds the probe", func(t *testing.T) {
 		// The target answers only after ten seconds; with a 1s scrape timeout and the 0.5s
 		// offset the probe must give up long before and say it timed out.
-		code, body := get(t, probeURL(srv, target.URL+"/allowed/slow", "http_retry"), http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"1"}})
-		if code != http.StatusOK {
-			t.Fatalf("status %d: %s", code, body)
-		}
-		for _, want := range []string{"probe_success 0", "probe_attempts 1", `probe_failure_info{failure_type="timeout",reason="response_timeout"} 1`} {
-			if !strings.Contains(body, want+"\n") {
-				t.Errorf("body lacks %q:\n%s", want, body)
-			}
-		}
+		body := getOK(t, probeURL(srv, target.URL+"/allowed/slow", "http_retry"), http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"1"}})
+		checkLines(t, body, "probe_success 0", "probe_attempts 1", `probe_failure_info{failure_type="timeout",reason="response_timeout"} 1`)
 	})
 
 	t.Run("debug output", func(t *testing.T) {
-		code, body := get(t, probeURL(srv, target.URL+"/shop", "", "debug", "true"), nil)
-		if code != http.StatusOK {
-			t.Fatalf("status %d: %s", code, body)
-		}
+		body := getOK(t, probeURL(srv, target.URL+"/shop", "", "debug", "true"), nil)
 		for _, want := range []string{"Logs for the probe:", "Beginning probe", "Metrics that would have been returned:",
 			"probe_success 1", "Module configuration:", "prober: http", "timeout: 5s"} {
 			if !strings.Contains(body, want) {
@@ -239,10 +221,7 @@ func TestProbeHandler(t *testing.T) {
 	})
 
 	t.Run("config", func(t *testing.T) {
-		code, body := get(t, srv.URL+"/config", nil)
-		if code != http.StatusOK {
-			t.Fatalf("status %d: %s", code, body)
-		}
+		body := getOK(t, srv.URL+"/config", nil)
 		for _, want := range []string{"http_auth:", "password: <secret>", "retry_delay: 10ms", "name: acme", "allowed_targets:", "/allowed/*"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("/config lacks %q:\n%s", want, body)
@@ -283,10 +262,7 @@ func TestAllowAnyTarget(t *testing.T) {
 
 func TestServiceDiscovery(t *testing.T) {
 	_, srv, _ := newTestExporter(t, fmt.Sprintf(baseConfig, "https://acme.example"), Options{})
-	code, body := get(t, srv.URL+"/sd", nil)
-	if code != http.StatusOK {
-		t.Fatalf("status %d: %s", code, body)
-	}
+	body := getOK(t, srv.URL+"/sd", nil)
 	var groups []sdGroup
 	if err := json.Unmarshal([]byte(body), &groups); err != nil {
 		t.Fatalf("%v: %s", err, body)
