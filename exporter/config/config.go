@@ -171,6 +171,16 @@ func (c *Config) validateInventory() error {
 	return nil
 }
 
+// nestedError places an error from decoding a prober section: yaml's own errors name their
+// line already; any other comes from the only nested unmarshaler that validates, tls_config.
+func nestedError(section string, err error) error {
+	var typeErr *yaml.TypeError
+	if errors.As(err, &typeErr) {
+		return err
+	}
+	return fmt.Errorf("%s.tls_config: %w", section, err)
+}
+
 // tidyYAMLError drops yaml.v3's "unmarshal errors:" preamble and its internal type names
 // ("in type config.plain"), which mean nothing to someone editing the file.
 func tidyYAMLError(err error) error {

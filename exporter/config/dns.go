@@ -1,13 +1,11 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 
 	"github.com/miekg/dns"
 	promconfig "github.com/prometheus/common/config"
-	"gopkg.in/yaml.v3"
 )
 
 // DefaultDNSProbe holds blackbox_exporter's defaults for the `dns:` section.
@@ -56,12 +54,7 @@ func (s *DNSProbe) UnmarshalYAML(unmarshal func(any) error) error {
 	*s = DefaultDNSProbe
 	type plain DNSProbe
 	if err := unmarshal((*plain)(s)); err != nil {
-		var typeErr *yaml.TypeError
-		if !errors.As(err, &typeErr) {
-			// The only nested unmarshaler that validates is tls_config's.
-			return fmt.Errorf("dns.tls_config: %w", err)
-		}
-		return err
+		return nestedError("dns", err)
 	}
 	return s.Validate()
 }

@@ -1,14 +1,12 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"regexp"
 
 	promconfig "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
-	"gopkg.in/yaml.v3"
 )
 
 // DefaultTCPProbe holds blackbox_exporter's defaults for the `tcp:` section. A module without
@@ -54,12 +52,7 @@ func (s *TCPProbe) UnmarshalYAML(unmarshal func(any) error) error {
 	*s = DefaultTCPProbe
 	type plain TCPProbe
 	if err := unmarshal((*plain)(s)); err != nil {
-		var typeErr *yaml.TypeError
-		if !errors.As(err, &typeErr) {
-			// The only nested unmarshaler that validates is tls_config's.
-			return fmt.Errorf("tcp.tls_config: %w", err)
-		}
-		return err
+		return nestedError("tcp", err)
 	}
 	return s.Validate()
 }

@@ -139,6 +139,7 @@ var sectionErrorCases = []struct {
 	{"dns_bad_rcode.yml", `dns.valid_rcodes[1]: "NOTFOUND" is not a DNS rcode`},
 	{"dns_bad_transport.yml", `dns.transport_protocol: "quic" is not one of udp, tcp`},
 	{"dns_over_tls_udp.yml", "dns.dns_over_tls: needs transport_protocol: tcp"},
+	{"dns_tls_ca_twice.yml", "dns.tls_config: at most one of ca, ca_file"},
 	{"dns_bad_answer_regexp.yml", `dns.validate_answer_rrs.fail_if_not_matches_regexp[0]: invalid regexp`},
 	{"dns_bad_additional_regexp.yml", `dns.validate_additional_rrs.fail_if_all_match_regexp[0]: invalid regexp "*"`},
 	{"dns_unknown_key.yml", "field query_typ not found"},
