@@ -82,10 +82,20 @@ func (s *Sender) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-s.Wake:
+			// Let a burst of commits gather so one claim takes them all: each claim is a
+			// write, and the writer is what webhooks wait for.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(coalesce):
+			}
 		case <-time.After(cfg.Interval):
 		}
 	}
 }
+
+// coalesce is how long the sender waits after a wake-up before claiming.
+const coalesce = 20 * time.Millisecond
 
 // RunOnce claims one batch of due notices and delivers them; it returns how many it claimed.
 func (s *Sender) RunOnce(ctx context.Context) (int, error) {

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command benchreceiver measures sustained webhook notifications per second into a real
 // siteward-receiver (SQLite store) with a mix of new alerts, repeats and resolutions, prints
 // p50/p99 latency, then kills the receiver with SIGKILL, restarts it on the same database
@@ -20,6 +22,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -211,6 +214,9 @@ func start(bin, db string) (*exec.Cmd, string, error) {
 	l.Close()
 	cmd := exec.Command(bin, "--storage.path="+db, "--web.listen-address="+addr, "--log.level=error")
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	// The receiver dies with the harness, even when the harness is killed (e.g. by SIGPIPE
+	// from `| head`) before its deferred cleanup runs.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, "", err
 	}
