@@ -9,6 +9,7 @@ import (
 // Maintenance is a planned window for a client (all its sites, or the listed ones): alerts
 // inside it do not notify the client, and the status page shows "Under maintenance".
 type Maintenance struct {
+	ID          string    `yaml:"-" json:"id,omitempty"` // set for windows recorded through the API
 	Client      string    `yaml:"client" json:"client"`
 	Sites       []string  `yaml:"sites,omitempty" json:"sites,omitempty"` // empty: every site of the client
 	Start       time.Time `yaml:"start" json:"start"`                     // RFC 3339

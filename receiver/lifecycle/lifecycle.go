@@ -50,6 +50,8 @@ type Service struct {
 	// enqueued is signalled (non-blocking) after notices were committed, so the outbox
 	// delivers at once instead of at its next poll.
 	enqueued chan struct{}
+	// stored are the maintenance windows recorded through the API (see maintenance.go).
+	stored atomic.Pointer[[]config.Maintenance]
 }
 
 // Options configure a Service.
@@ -255,7 +257,7 @@ func (s *Service) settings(cfg *config.Config, client string, sites []string, dr
 	for _, l := range cfg.OnCall.Escalation {
 		st.EscalationTimeouts = append(st.EscalationTimeouts, l.Timeout)
 	}
-	if c := cfg.Client(client); c != nil && len(c.Channels) > 0 && !drill && !cfg.InMaintenance(client, sites, s.now()) {
+	if c := cfg.Client(client); c != nil && len(c.Channels) > 0 && !drill && !s.InMaintenance(cfg, client, sites, s.now()) {
 		st.ClientNotices = true
 	}
 	return st

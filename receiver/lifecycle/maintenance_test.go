@@ -43,3 +43,35 @@ maintenance:
 		t.Errorf("client notices by site = %v, want none for shop (maintenance) and one for blog", clientNotices)
 	}
 }
+
+func TestMaintenanceWindowFromTheAPI(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.svc.AddMaintenance(ctx, store.MaintenanceWindow{Client: "acme", Start: t0.Add(-time.Hour), End: t0.Add(-time.Minute)}); err == nil {
+		t.Error("a window that already ended: want an error")
+	}
+	w, err := f.svc.AddMaintenance(ctx, store.MaintenanceWindow{Client: "acme", Start: t0.Add(-time.Minute), End: t0.Add(time.Hour), Actor: "erin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Ingest(ctx, []store.Alert{{Fingerprint: "a", Status: "firing", StartsAt: t0,
+		Labels: map[string]string{"alertname": "SiteDown", "client": "acme", "site": "shop", "severity": "critical"}}}); err != nil {
+		t.Fatal(err)
+	}
+	f.advance(20 * time.Minute)
+	incs, err := f.store.Incidents(ctx, store.IncidentFilter{Open: true})
+	if err != nil || len(incs) != 1 {
+		t.Fatalf("open incidents: %v %d", err, len(incs))
+	}
+	for _, n := range f.notices(incs[0].ID) {
+		if n.Audience == "client" {
+			t.Errorf("client notice %s inside the API's maintenance window", n.Event)
+		}
+	}
+	if err := f.svc.DeleteMaintenance(ctx, w.ID); err != nil {
+		t.Fatal(err)
+	}
+	if f.svc.InMaintenance(f.svc.Config(), "acme", []string{"shop"}, f.now) {
+		t.Error("still in maintenance after deleting the window")
+	}
+}

@@ -124,7 +124,7 @@ func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request) {
 	pm := postmortem.Draft(postmortem.Input{Incident: inc, Timeline: d.Timeline, Notices: d.Notices, Runbook: rb})
 	d.Timeline = tl
 	data := detailData{IncidentDetail: d, Runbook: rb, Chart: s.chart(ctx, inc), Postmortem: pm.Status(s.now().UTC()),
-		Maintenance: cfg.InMaintenance(inc.Client, inc.Sites, s.now()),
+		Maintenance: s.svc.InMaintenance(cfg, inc.Client, inc.Sites, s.now()),
 		Firing:      slices.ContainsFunc(inc.Alerts, func(a store.Alert) bool { return a.Status == "firing" }),
 		NoteKinds:   []string{incident.NoteKindNote, incident.NoteKindAction, incident.NoteKindNext}}
 	title := "Incident " + inc.ID

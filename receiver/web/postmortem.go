@@ -3,12 +3,14 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/siteward/siteward/receiver/api"
 	"github.com/siteward/siteward/receiver/postmortem"
+	"github.com/siteward/siteward/receiver/store"
 )
 
 // report drafts the post-mortem of incident id, with availability from Prometheus when it
@@ -138,24 +140,80 @@ func (s *Server) drillForm(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/incidents/"+inc.ID, http.StatusSeeOther)
 }
 
-// maintenanceAPI lists the configured maintenance windows that have not ended.
+// maintenanceWindow is a window in the maintenance API.
+type maintenanceWindow struct {
+	ID          string    `json:"id,omitempty"`
+	Source      string    `json:"source"` // config | api
+	Client      string    `json:"client"`
+	Sites       []string  `json:"sites"`
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end"`
+	Description string    `json:"description,omitempty"`
+	Active      bool      `json:"active"`
+}
+
+// maintenanceAPI lists the maintenance windows (config file and API) that have not ended.
 func (s *Server) maintenanceAPI(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
-	type window struct {
-		Client      string    `json:"client"`
-		Sites       []string  `json:"sites"`
-		Start       time.Time `json:"start"`
-		End         time.Time `json:"end"`
-		Description string    `json:"description,omitempty"`
-		Active      bool      `json:"active"`
-	}
-	out := []window{}
-	for _, m := range s.svc.Config().Maintenance {
+	out := []maintenanceWindow{}
+	for _, m := range s.svc.Maintenance(s.svc.Config()) {
 		if !now.Before(m.End) {
 			continue
 		}
-		out = append(out, window{Client: m.Client, Sites: m.Sites, Start: m.Start, End: m.End,
+		src := "config"
+		if m.ID != "" {
+			src = "api"
+		}
+		out = append(out, maintenanceWindow{ID: m.ID, Source: src, Client: m.Client, Sites: orEmpty(m.Sites), Start: m.Start, End: m.End,
 			Description: strings.TrimSpace(m.Description), Active: !now.Before(m.Start)})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"maintenance": out})
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// maintenanceBody is POST /api/v1/maintenance.
+type maintenanceBody struct {
+	Client      string    `json:"client"`
+	Sites       []string  `json:"sites"`
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end"`
+	Description string    `json:"description"`
+	Actor       string    `json:"actor"`
+}
+
+func (s *Server) addMaintenanceAPI(w http.ResponseWriter, r *http.Request) {
+	var b maintenanceBody
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxFormBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		writeError(w, http.StatusBadRequest, "malformed JSON: "+err.Error())
+		return
+	}
+	win, err := s.svc.AddMaintenance(r.Context(), store.MaintenanceWindow{Client: b.Client, Sites: b.Sites, Start: b.Start, End: b.End,
+		Description: strings.TrimSpace(b.Description), Actor: actor(r, b.Actor)})
+	if err != nil {
+		code, msg := errorStatus(err)
+		writeError(w, code, msg)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"maintenance": win})
+}
+
+func (s *Server) deleteMaintenanceAPI(w http.ResponseWriter, r *http.Request) {
+	if err := s.svc.DeleteMaintenance(r.Context(), r.PathValue("id")); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, http.StatusNotFound, "no such maintenance window (windows of the config file cannot be deleted here)")
+			return
+		}
+		code, msg := errorStatus(err)
+		writeError(w, code, msg)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "deleted"})
 }

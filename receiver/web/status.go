@@ -191,7 +191,7 @@ func (s *Server) clientStatus(ctx context.Context, cfg *config.Config, c *config
 	st.Status = StatusOperational
 	for _, site := range sites {
 		ss := SiteStatus{Name: site, Status: StatusOperational}
-		if m := cfg.MaintenanceOf(c.Name, site, now); m != nil {
+		if m := s.svc.MaintenanceOf(cfg, c.Name, site, now); m != nil {
 			ss.Status = StatusMaintenance
 			ss.Maintenance = &PublicMaintenance{Start: m.Start, End: m.End, Description: m.Description}
 		}

@@ -158,6 +158,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/drills", s.api(s.drillAPI))
 	mux.HandleFunc("POST /api/v1/drills/{id}/recover", s.api(s.drillRecoverAPI))
 	mux.HandleFunc("GET /api/v1/maintenance", s.api(s.maintenanceAPI))
+	mux.HandleFunc("POST /api/v1/maintenance", s.api(s.addMaintenanceAPI))
+	mux.HandleFunc("DELETE /api/v1/maintenance/{id}", s.api(s.deleteMaintenanceAPI))
 }
 
 func (s *Server) style(w http.ResponseWriter, _ *http.Request) {
@@ -270,18 +272,35 @@ func redirectBack(w http.ResponseWriter, r *http.Request, to string, err error) 
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
-// Run looks for overdue post-mortems every interval until ctx ends: it sets
-// siteward_postmortems_overdue and reminds the team once per late post-mortem.
+// maintenanceRefresh is how often the maintenance windows recorded through the API are
+// reloaded, so a window another replica recorded takes effect here too.
+const maintenanceRefresh = 10 * time.Second
+
+// Run works until ctx ends: every interval it looks for overdue post-mortems (sets
+// siteward_postmortems_overdue and reminds the team once per late post-mortem), and it
+// reloads the maintenance windows recorded through the API.
 func (s *Server) Run(ctx context.Context) {
-	t := time.NewTicker(s.interval)
-	defer t.Stop()
+	reminders := time.NewTicker(s.interval)
+	defer reminders.Stop()
+	maintenance := time.NewTicker(maintenanceRefresh)
+	defer maintenance.Stop()
+	s.refreshMaintenance(ctx)
+	s.CheckPostmortems(ctx)
 	for {
-		s.CheckPostmortems(ctx)
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-maintenance.C:
+			s.refreshMaintenance(ctx)
+		case <-reminders.C:
+			s.CheckPostmortems(ctx)
 		}
+	}
+}
+
+func (s *Server) refreshMaintenance(ctx context.Context) {
+	if err := s.svc.RefreshMaintenance(ctx); err != nil && ctx.Err() == nil {
+		s.logger.Warn("reloading maintenance windows failed", "err", err)
 	}
 }
 

@@ -404,3 +404,46 @@ func TestDrillAPI(t *testing.T) {
 		t.Errorf("GET /api/v1/maintenance = %s", js)
 	}
 }
+
+func TestMaintenanceAPI(t *testing.T) {
+	f := newFixture(t, "")
+	body := `{"client":"acme","sites":["shop"],"start":"2026-11-27T11:30:00Z","end":"2026-11-27T13:00:00Z","description":"Payment provider switch","actor":"erin"}`
+	if code, _, _ := f.do(http.MethodPost, "/api/v1/maintenance", "", "application/json", body); code != http.StatusUnauthorized {
+		t.Errorf("without a token = %d, want 401", code)
+	}
+	for _, bad := range []string{
+		`{"client":"acme","start":"2026-11-27T13:00:00Z","end":"2026-11-27T12:00:00Z"}`,
+		`{"client":"","start":"2026-11-27T11:00:00Z","end":"2026-11-27T13:00:00Z"}`,
+		`{"client":"acme","start":"2026-11-27T09:00:00Z","end":"2026-11-27T10:00:00Z"}`,
+		`{"client":"acme","start":"2026-11-27T11:00:00Z","end":"2026-11-27T13:00:00Z","until":"x"}`,
+	} {
+		if code, out, _ := f.do(http.MethodPost, "/api/v1/maintenance", "bearer", "application/json", bad); code != http.StatusBadRequest {
+			t.Errorf("POST %s = %d %s, want 400", bad, code, out)
+		}
+	}
+	code, out, _ := f.do(http.MethodPost, "/api/v1/maintenance", "bearer", "application/json", body)
+	if code != http.StatusCreated {
+		t.Fatalf("POST /api/v1/maintenance = %d %s", code, out)
+	}
+	var created struct{ Maintenance store.MaintenanceWindow }
+	if err := json.Unmarshal([]byte(out), &created); err != nil || created.Maintenance.ID == "" {
+		t.Fatalf("answer %s: %v", out, err)
+	}
+	_, js, _ := f.get("/api/v1/status/acme", "")
+	if !strings.Contains(js, `"name":"shop","status":"under_maintenance"`) || !strings.Contains(js, "Payment provider switch") {
+		t.Errorf("status after recording the window: %s", js)
+	}
+	_, list, _ := f.get("/api/v1/maintenance", "bearer")
+	if !strings.Contains(list, `"source":"api"`) || !strings.Contains(list, `"source":"config"`) {
+		t.Errorf("GET /api/v1/maintenance = %s, want the config and the API window", list)
+	}
+	if code, out, _ := f.do(http.MethodDelete, "/api/v1/maintenance/"+created.Maintenance.ID, "bearer", "", ""); code != http.StatusOK {
+		t.Errorf("DELETE = %d %s", code, out)
+	}
+	if code, _, _ := f.do(http.MethodDelete, "/api/v1/maintenance/"+created.Maintenance.ID, "bearer", "", ""); code != http.StatusNotFound {
+		t.Errorf("DELETE twice = %d, want 404", code)
+	}
+	if _, list, _ = f.get("/api/v1/maintenance", "bearer"); strings.Contains(list, created.Maintenance.ID) {
+		t.Errorf("deleted window still listed: %s", list)
+	}
+}
