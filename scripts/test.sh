@@ -26,5 +26,16 @@ trap postgres_stop EXIT
 # instead of skipping when it is missing.
 export SITEWARD_REQUIRE_TOOLS=1
 
+# The end-to-end test measures break-to-team-notification time at the shipped defaults;
+# `go test` hides the log of passing tests, so it writes the figure here and we print it.
+export SITEWARD_E2E_REPORT
+SITEWARD_E2E_REPORT=$(mktemp /tmp/siteward-e2e-report.XXXXXX)
+
 echo "== go test -race" >&2
 go test -race -count=1 -timeout 40m ./...
+
+if [ -s "$SITEWARD_E2E_REPORT" ]; then
+  echo "== end-to-end measurements" >&2
+  cat "$SITEWARD_E2E_REPORT" >&2
+fi
+rm -f "$SITEWARD_E2E_REPORT"
