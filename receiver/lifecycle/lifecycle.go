@@ -192,6 +192,7 @@ func (s *Service) Ingest(ctx context.Context, alerts []store.Alert) (IngestResul
 				if ev.Facts, err = s.assess(ctx, tx, cfg, keyLabels[key]["client"], now); err != nil {
 					return err
 				}
+				ev.Facts.Runbook = cfg.Runbook(failureType(byKey[key])).Title
 			}
 			d, err := incident.Apply(cur, ev, now, s.settings(cfg, keyLabels[key]["client"], keySites(keyLabels[key]), false), NewID)
 			if err != nil {
@@ -214,6 +215,16 @@ func (s *Service) Ingest(ctx context.Context, alerts []store.Alert) (IngestResul
 	}
 	s.committed(ts, notices)
 	return res, nil
+}
+
+// failureType is the failure_type label of the first firing alert that has one.
+func failureType(alerts []store.Alert) string {
+	for _, a := range alerts {
+		if a.Status == "firing" && a.Labels["failure_type"] != "" {
+			return a.Labels["failure_type"]
+		}
+	}
+	return ""
 }
 
 // assess answers the checklist for a new incident of client.

@@ -115,7 +115,8 @@ func TestOutageEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := inc.Assessment
-	if inc.Owner != "alice" || strings.Join(a.OtherClients, ",") != "beta" || len(a.RecentDeploys) != 1 || a.RecentDeploys[0].Version != "v42" {
+	if inc.Owner != "alice" || strings.Join(a.OtherClients, ",") != "beta" || len(a.RecentDeploys) != 1 || a.RecentDeploys[0].Version != "v42" ||
+		a.Runbook != "HTTP errors (e.g. 503)" {
 		t.Fatalf("assessment = %+v (owner %q)", a, inc.Owner)
 	}
 	ns := f.notices(id)
