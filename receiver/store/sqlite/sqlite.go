@@ -253,11 +253,18 @@ const (
 	qInsertAlertEvent   = `INSERT INTO alert_events (key, fingerprint, starts_at, status) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	qAlertEventResolved = `SELECT EXISTS (SELECT 1 FROM alert_events WHERE key = ? AND fingerprint = ? AND starts_at = ? AND status = 'resolved')`
 	qOpenIncidentByKey  = `SELECT ` + incidentColumns + ` FROM incidents WHERE key = ? AND state != 'resolved'`
-	qOpenClients        = `SELECT DISTINCT client FROM incidents WHERE state != 'resolved' AND drill = 0 ORDER BY client`
-	qInsertIncident     = `INSERT INTO incidents (id, key, client, state, drill, started_at, version, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	qUpdateIncident     = `UPDATE incidents SET state = ?, client = ?, drill = ?, version = ?, data = ? WHERE id = ? AND version = ?`
-	qInsertTimeline     = `INSERT INTO timeline (incident_id, at, actor, kind, text) VALUES (?, ?, ?, ?, ?)`
-	qInsertNotice       = `INSERT INTO notices (id, incident_id, channel, audience, event, subject, text, payload, status, created_at, next_attempt_at)
+	// A loose index scan: one index seek per distinct client instead of reading every open
+	// incident (DISTINCT would), so the cost follows the number of clients, not incidents.
+	qOpenClients = `WITH RECURSIVE c(client) AS (
+		SELECT (SELECT min(client) FROM incidents WHERE state != 'resolved' AND drill = 0)
+		UNION ALL
+		SELECT (SELECT min(client) FROM incidents WHERE state != 'resolved' AND drill = 0 AND client > c.client)
+		FROM c WHERE c.client IS NOT NULL
+	) SELECT client FROM c WHERE client IS NOT NULL`
+	qInsertIncident = `INSERT INTO incidents (id, key, client, state, drill, started_at, version, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	qUpdateIncident = `UPDATE incidents SET state = ?, client = ?, drill = ?, version = ?, data = ? WHERE id = ? AND version = ?`
+	qInsertTimeline = `INSERT INTO timeline (incident_id, at, actor, kind, text) VALUES (?, ?, ?, ?, ?)`
+	qInsertNotice   = `INSERT INTO notices (id, incident_id, channel, audience, event, subject, text, payload, status, created_at, next_attempt_at)
 			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (id) DO NOTHING`
 	qSetTimer = `INSERT INTO timers (subject, kind, due_at) VALUES (?, ?, ?)
 		 ON CONFLICT (subject, kind) DO UPDATE SET due_at = excluded.due_at, lease_owner = '', lease_until = 0`
