@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -85,7 +84,7 @@ scrape_configs:
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	var log bytes.Buffer
 	cmd := exec.Command(prometheus, "--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr)
@@ -93,31 +92,33 @@ scrape_configs:
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited is closed when Prometheus has exited and its output is complete.
+	exited := make(chan struct{})
+	var exitErr error
+	go func() { exitErr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		<-exited
+		if t.Failed() {
+			t.Logf("prometheus output:\n%s", log.String())
+		}
 	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	url := "http://" + addr
+	deadline, _ := ctx.Deadline()
 	// Ready when rate() has two samples to work with and the recording rules have run.
 	for _, ready := range []string{"min(count_over_time(probe_success[1m])) >= 3", "client_site:probe_success:mean1h"} {
-		for {
-			n, err := query(ctx, http.DefaultClient, url, ready, true, time.Now())
-			if err == nil && n > 0 {
-				break
-			}
+		testutil.WaitFor(t, time.Until(deadline), "prometheus to answer "+ready+" with data", func() (bool, string) {
 			select {
-			case err := <-exited:
-				t.Fatalf("prometheus exited: %v\n%s", err, log.String())
-			case <-ctx.Done():
-				t.Fatalf("prometheus never answered %q with data (last error: %v)\n%s", ready, err, log.String())
-			case <-time.After(200 * time.Millisecond):
+			case <-exited:
+				t.Fatalf("prometheus exited: %v", exitErr)
+			default:
 			}
-		}
+			n, err := query(ctx, http.DefaultClient, url, ready, true, time.Now())
+			return err == nil && n > 0, fmt.Sprintf("%d series, error %v", n, err)
+		})
 	}
 
 	specific := DefaultVars()
@@ -171,14 +172,3 @@ func TestEmptyCorePanels(t *testing.T) {
 // startsLate matches the recording rules that use subqueries aligned to 5-minute and 1-hour
 // steps (rules/availability.rules.yml): a fresh Prometheus has no value for them yet.
 var startsLate = regexp.MustCompile(`:mean(1d|30d)\b`)
-
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}

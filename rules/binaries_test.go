@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -29,17 +28,6 @@ import (
 
 const waitTimeout = 30 * time.Second
 
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // startProcess runs a program until the test ends and shows its output when the test fails.
 func startProcess(t *testing.T, name string, args ...string) {
 	t.Helper()
@@ -56,38 +44,6 @@ func startProcess(t *testing.T, name string, args ...string) {
 		if t.Failed() {
 			t.Logf("%s output:\n%s", filepath.Base(name), out.String())
 		}
-	})
-}
-
-// eventually polls cond until it returns "" (done) or the timeout, then fails with its last
-// explanation.
-func eventually(t *testing.T, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		why := cond()
-		if why == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s: %s", waitTimeout, why)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func waitReady(t *testing.T, base string) {
-	t.Helper()
-	eventually(t, func() string {
-		resp, err := http.Get(base + "/-/ready")
-		if err != nil {
-			return err.Error()
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return "/-/ready: " + resp.Status
-		}
-		return ""
 	})
 }
 
@@ -183,7 +139,7 @@ func TestAlertmanagerConfig(t *testing.T) {
 	const token = "s3cret-token"
 	writeFile(t, filepath.Join(dir, "secrets", "receiver-token"), token+"\n")
 
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	startProcess(t, alertmanager,
 		"--config.file="+filepath.Join(dir, "alertmanager.yml"),
 		"--storage.path="+filepath.Join(dir, "data"),
@@ -191,7 +147,7 @@ func TestAlertmanagerConfig(t *testing.T) {
 		"--cluster.listen-address=", // no HA gossip
 	)
 	base := "http://" + addr
-	waitReady(t, base)
+	testutil.WaitHTTPOK(t, waitTimeout, base+"/-/ready")
 
 	alert := func(name, client, site, severity string) map[string]any {
 		labels := map[string]string{"alertname": name, "severity": severity, "failure_type": "http"}
@@ -230,7 +186,7 @@ func TestAlertmanagerConfig(t *testing.T) {
 		"/api/v1/watchdog alertname=Watchdog":     {"Watchdog/info"},
 	}
 	got := map[string][]string{}
-	eventually(t, func() string {
+	testutil.WaitFor(t, waitTimeout, "one delivery per notification group", func() (bool, string) {
 		deliveries, _ := receiver.snapshot()
 		clear(got)
 		for _, d := range deliveries {
@@ -249,9 +205,9 @@ func TestAlertmanagerConfig(t *testing.T) {
 			}
 		}
 		if len(got) < len(want) {
-			return fmt.Sprintf("deliveries so far: %v", got)
+			return false, fmt.Sprintf("deliveries so far: %v", got)
 		}
-		return ""
+		return true, ""
 	})
 	for k := range got {
 		slices.Sort(got[k])
@@ -340,7 +296,7 @@ func TestPrometheusConfig(t *testing.T) {
 		writeFile(t, filepath.Join(dir, "rules", filepath.Base(f)), readRepoFile(t, filepath.Join("rules", filepath.Base(f))))
 	}
 
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	startProcess(t, prometheus,
 		"--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
@@ -350,22 +306,22 @@ func TestPrometheusConfig(t *testing.T) {
 		"--rules.alert.resend-delay=1s",
 	)
 	base := "http://" + addr
-	waitReady(t, base)
+	testutil.WaitHTTPOK(t, waitTimeout, base+"/-/ready")
 
 	t.Run("probe series carry the inventory labels", func(t *testing.T) {
 		want := map[string]string{
 			"__name__": "probe_success", "job": "siteward-sites", "instance": "https://shop.acme.example/",
 			"client": "acme", "site": "shop", "module": "http_2xx", "slo": "99.9",
 		}
-		eventually(t, func() string {
+		testutil.WaitFor(t, waitTimeout, "probe_success with the inventory labels", func() (bool, string) {
 			res, err := query(base, "probe_success")
 			if err != nil {
-				return err.Error()
+				return false, err.Error()
 			}
 			if len(res) != 1 || !maps.Equal(res[0].Metric, want) {
-				return fmt.Sprintf("probe_success = %v, want one series %v", res, want)
+				return false, fmt.Sprintf("probe_success = %v, want one series %v", res, want)
 			}
-			return ""
+			return true, ""
 		})
 		p := probes()
 		if len(p) == 0 || p[0].Get("target") != "https://shop.acme.example/" || p[0].Get("module") != "http_2xx" {
@@ -374,15 +330,15 @@ func TestPrometheusConfig(t *testing.T) {
 	})
 
 	t.Run("exporter and receiver are scraped", func(t *testing.T) {
-		eventually(t, func() string {
+		testutil.WaitFor(t, waitTimeout, "the exporter and receiver jobs up", func() (bool, string) {
 			res, err := query(base, `up{job=~"siteward-exporter|siteward-receiver"} == 1`)
 			if err != nil {
-				return err.Error()
+				return false, err.Error()
 			}
 			if len(res) != 2 {
-				return fmt.Sprintf("up == 1: %v, want both jobs", res)
+				return false, fmt.Sprintf("up == 1: %v, want both jobs", res)
 			}
-			return ""
+			return true, ""
 		})
 	})
 
@@ -391,21 +347,21 @@ func TestPrometheusConfig(t *testing.T) {
 			"__name__": "client_site_failure_type:probe_failed:ratio", "client": "acme", "site": "shop",
 			"instance": "https://shop.acme.example/", "failure_type": "dns",
 		}
-		eventually(t, func() string {
+		testutil.WaitFor(t, waitTimeout, "client_site_failure_type:probe_failed:ratio on the scraped labels", func() (bool, string) {
 			res, err := query(base, "client_site_failure_type:probe_failed:ratio")
 			if err != nil {
-				return err.Error()
+				return false, err.Error()
 			}
 			if len(res) != 1 || !maps.Equal(res[0].Metric, want) {
-				return fmt.Sprintf("got %v, want %v", res, want)
+				return false, fmt.Sprintf("got %v, want %v", res, want)
 			}
-			return ""
+			return true, ""
 		})
 		// Every rule of every group has been evaluated without error.
-		eventually(t, func() string {
+		testutil.WaitFor(t, waitTimeout, "every rule healthy", func() (bool, string) {
 			resp, err := http.Get(base + "/api/v1/rules")
 			if err != nil {
-				return err.Error()
+				return false, err.Error()
 			}
 			defer resp.Body.Close()
 			var r struct {
@@ -421,7 +377,7 @@ func TestPrometheusConfig(t *testing.T) {
 				} `json:"data"`
 			}
 			if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-				return err.Error()
+				return false, err.Error()
 			}
 			var groups []string
 			for _, g := range r.Data.Groups {
@@ -431,7 +387,7 @@ func TestPrometheusConfig(t *testing.T) {
 						t.Fatalf("group %s rule %s: %s", g.Name, rule.Name, rule.LastError)
 					}
 					if rule.Health != "ok" {
-						return fmt.Sprintf("group %s rule %s: health %q", g.Name, rule.Name, rule.Health)
+						return false, fmt.Sprintf("group %s rule %s: health %q", g.Name, rule.Name, rule.Health)
 					}
 				}
 			}
@@ -439,12 +395,12 @@ func TestPrometheusConfig(t *testing.T) {
 			if w := []string{"availability.rules", "site.rules", "siteward.rules", "slo.rules"}; !slices.Equal(groups, w) {
 				t.Fatalf("rule groups %v, want %v", groups, w)
 			}
-			return ""
+			return true, ""
 		})
 	})
 
 	t.Run("alerts reach Alertmanager", func(t *testing.T) {
-		eventually(t, func() string {
+		testutil.WaitFor(t, waitTimeout, "a Watchdog alert in Alertmanager", func() (bool, string) {
 			_, bodies := am.snapshot()
 			for _, b := range bodies["/api/v2/alerts"] {
 				var alerts []struct {
@@ -455,11 +411,11 @@ func TestPrometheusConfig(t *testing.T) {
 				}
 				for _, a := range alerts {
 					if a.Labels["alertname"] == "Watchdog" {
-						return ""
+						return true, ""
 					}
 				}
 			}
-			return fmt.Sprintf("no Watchdog alert posted to Alertmanager's /api/v2/alerts yet (got: %s)", bodies["/api/v2/alerts"])
+			return false, fmt.Sprintf("no Watchdog alert posted to Alertmanager's /api/v2/alerts yet (got: %s)", bodies["/api/v2/alerts"])
 		})
 	})
 }

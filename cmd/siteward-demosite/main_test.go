@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,22 +15,12 @@ import (
 	"github.com/siteward/siteward/internal/testutil"
 )
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // The binary writes a CA and an exporter configuration the exporter accepts, serves the
 // control API, and stops cleanly on SIGTERM.
 func TestBinary(t *testing.T) {
 	bin := testutil.BuildBinary(t, "siteward-demosite")
 	dir := t.TempDir()
-	control := freeAddr(t)
+	control := testutil.FreeAddr(t)
 	cmd := exec.Command(bin,
 		"--web.listen-address="+control,
 		"--sites.port-base=0",
@@ -49,20 +38,12 @@ func TestBinary(t *testing.T) {
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		<-done
+		if t.Failed() {
+			t.Logf("siteward-demosite output:\n%s", out.String())
+		}
 	})
 
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + control + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("control API not ready: %v\n%s", err, out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testutil.WaitHTTPOK(t, 30*time.Second, "http://"+control+"/-/ready")
 
 	cfg, err := exporterconfig.Load(filepath.Join(dir, "exporter.yml"))
 	if err != nil {
@@ -113,7 +94,7 @@ func TestBadFlags(t *testing.T) {
 		{"bad dns address", []string{"--dns.listen-address=nope", "--sites.port-base=0"}, `dns listen address \"nope\"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := exec.Command(bin, append(tc.args, "--web.listen-address="+freeAddr(t))...).CombinedOutput()
+			out, err := exec.Command(bin, append(tc.args, "--web.listen-address="+testutil.FreeAddr(t))...).CombinedOutput()
 			if err == nil {
 				t.Fatalf("exit 0, want an error\n%s", out)
 			}

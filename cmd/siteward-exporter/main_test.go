@@ -60,22 +60,12 @@ func TestConfigCheck(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // startExporter runs bin with args and --web.listen-address on a free port, until the test
 // ends; the exporter's log is shown when the test failed. It returns the process and the
 // address.
 func startExporter(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
 	t.Helper()
-	addr := freePort(t)
+	addr := testutil.FreeAddr(t)
 	var logs bytes.Buffer
 	cmd := exec.Command(bin, append(args, "--web.listen-address", addr)...)
 	cmd.Stderr = &logs
@@ -92,17 +82,8 @@ func startExporter(t *testing.T, bin string, args ...string) (*exec.Cmd, string)
 	return cmd, addr
 }
 
-// waitFor polls until check succeeds or ten seconds pass.
-func waitFor(t *testing.T, what string, check func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !check() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// waitTimeout bounds every wait for the exporter.
+const waitTimeout = 10 * time.Second
 
 func httpGet(u string) (int, string, error) {
 	resp, err := http.Get(u)
@@ -135,7 +116,7 @@ func TestServe(t *testing.T) {
 
 	cmd, addr := startExporter(t, bin, "--config.file", cfgPath, "--log.level", "debug")
 	base := "http://" + addr
-	waitFor(t, "/-/healthy", func() bool { code, _, err := httpGet(base + "/-/healthy"); return err == nil && code == 200 })
+	testutil.WaitHTTPOK(t, waitTimeout, base+"/-/healthy")
 
 	if code, body, err := httpGet(base + "/"); err != nil || code != 200 || !strings.Contains(body, "siteward-exporter") {
 		t.Errorf("landing page: %d %v", code, err)
@@ -171,9 +152,12 @@ func TestServe(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the reloaded inventory in /sd", func() bool {
+	testutil.WaitFor(t, waitTimeout, `the reloaded inventory in /sd (with "site":"blog")`, func() (bool, string) {
 		_, sd, err := httpGet(base + "/sd")
-		return err == nil && strings.Contains(sd, `"site":"blog"`)
+		if err != nil {
+			return false, err.Error()
+		}
+		return strings.Contains(sd, `"site":"blog"`), sd
 	})
 	if code, body := probe("blog"); code != 200 || !strings.Contains(body, "probe_success 1\n") {
 		t.Errorf("probe after SIGHUP reload: %d\n%s", code, body)
@@ -211,7 +195,7 @@ func TestDNSResolverFlag(t *testing.T) {
 	}
 	_, addr := startExporter(t, bin, "--config.file", cfgPath, "--dns.resolver", zone.Addr)
 	base := "http://" + addr
-	waitFor(t, "/-/healthy", func() bool { code, _, err := httpGet(base + "/-/healthy"); return err == nil && code == 200 })
+	testutil.WaitHTTPOK(t, waitTimeout, base+"/-/healthy")
 
 	for _, tc := range []struct{ host, want string }{
 		{"shop.siteward.test", "probe_success 1\n"},
@@ -261,7 +245,10 @@ func TestWebConfig(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	waitFor(t, "the exporter to listen", func() bool { return get("", "") != 0 })
+	testutil.WaitFor(t, waitTimeout, "the exporter to answer /metrics", func() (bool, string) {
+		code := get("", "")
+		return code != 0, fmt.Sprintf("status %d", code)
+	})
 	if code := get("", ""); code != http.StatusUnauthorized {
 		t.Errorf("without credentials: %d, want 401", code)
 	}
