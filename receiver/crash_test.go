@@ -84,6 +84,7 @@ func startProcess(t *testing.T, bin, cfg, db string) *process {
 	p.cmd = exec.Command(bin, "--config.file="+cfg, "--storage.path="+db,
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port), "--log.level=debug")
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	dieWithTest(p.cmd)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
