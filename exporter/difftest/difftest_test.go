@@ -52,7 +52,7 @@ func TestDifferential(t *testing.T) {
 	starttls := startSTARTTLSServer(t, ca, now.Add(-time.Hour), now.Add(7*24*time.Hour))
 	banner := startBannerServer(t, false)
 	bannerThenHangUp := startBannerServer(t, true)
-	closedPort := closedTCPPort(t)
+	closedPort := testutil.FreeAddr(t) // nothing listens there
 	dnsServer := dnstest.Start(t)
 	dnsServer.Add(t,
 		"acme.test. 60 IN SOA ns.acme.test. hostmaster.acme.test. 2026112701 7200 3600 1209600 60",
@@ -231,14 +231,4 @@ func startLineServer(t *testing.T, handle func(net.Conn)) string {
 		}
 	}()
 	return ln.Addr().String()
-}
-
-// closedTCPPort returns "127.0.0.1:port" for a port nothing listens on.
-func closedTCPPort(t *testing.T) string {
-	t.Helper()
-	port, err := FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("127.0.0.1:%d", port)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -33,11 +34,10 @@ type Exporter struct {
 // StartExporter runs binary with args plus --web.listen-address on a free port and waits
 // until it answers /-/healthy.
 func StartExporter(name, binary string, args ...string) (*Exporter, error) {
-	port, err := FreePort()
+	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	e := &Exporter{
 		Name:   name,
 		URL:    "http://" + addr,
@@ -251,4 +251,14 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// freeAddr returns "127.0.0.1:port" for a port that was free a moment ago.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
