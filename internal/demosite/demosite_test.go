@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -268,5 +269,29 @@ func TestExporterConfigLoadsInExporter(t *testing.T) {
 	}
 	if len(cfg.Clients) != 2 || len(cfg.Clients[0].Sites) != 3 {
 		t.Errorf("exporter sees clients %+v", cfg.Clients)
+	}
+}
+
+// An HTTPS site sends its certificate for the host and the loopback addresses, followed by
+// the demo CA whose subject the exporter reports as the issuer.
+func TestHTTPSChain(t *testing.T) {
+	s := startServer(t)
+	resp, err := client(t, s, 5*time.Second).Get(target(t, s, "globex/www"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	chain := resp.TLS.PeerCertificates
+	if len(chain) != 2 {
+		t.Fatalf("%d certificates sent, want the leaf and the CA", len(chain))
+	}
+	leaf, ca := chain[0], chain[1]
+	const caSubject = "CN=siteward demo CA,O=siteward demo"
+	if ca.Subject.String() != caSubject || !ca.IsCA || leaf.Issuer.String() != caSubject {
+		t.Errorf("CA %q (IsCA %v), leaf issuer %q; want %q", ca.Subject, ca.IsCA, leaf.Issuer, caSubject)
+	}
+	if leaf.Subject.CommonName != "www.globex.test" || !slices.Equal(leaf.DNSNames, []string{"www.globex.test", "localhost"}) || len(leaf.IPAddresses) != 2 {
+		t.Errorf("leaf CN %q, DNS names %v, IPs %v; want www.globex.test, [www.globex.test localhost] and the two loopback IPs",
+			leaf.Subject.CommonName, leaf.DNSNames, leaf.IPAddresses)
 	}
 }

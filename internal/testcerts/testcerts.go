@@ -27,13 +27,14 @@ const DefaultCAName = "siteward test CA"
 // Options describes a certificate. A zero NotBefore means an hour ago, a zero NotAfter a day
 // from now; for a CA two days ago and ten years from now, so that by default it outlives the
 // certificates it issues. CommonName defaults to the first DNS name, then the first IP
-// (DefaultCAName for a CA).
+// (DefaultCAName for a CA). Organization goes into the subject as it is.
 type Options struct {
-	CommonName string
-	DNSNames   []string
-	IPs        []net.IP
-	NotBefore  time.Time
-	NotAfter   time.Time
+	CommonName   string
+	Organization []string
+	DNSNames     []string
+	IPs          []net.IP
+	NotBefore    time.Time
+	NotAfter     time.Time
 }
 
 // CA is a certificate authority that issues server certificates.
@@ -111,7 +112,7 @@ func template(opts Options) (*x509.Certificate, error) {
 	}
 	return &x509.Certificate{
 		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: name},
+		Subject:      pkix.Name{CommonName: name, Organization: opts.Organization},
 		DNSNames:     opts.DNSNames,
 		IPAddresses:  opts.IPs,
 		NotBefore:    opts.NotBefore,

@@ -119,3 +119,14 @@ func TestServerConfigServesTheCertificate(t *testing.T) {
 	}
 	conn.Close()
 }
+
+func TestSubjectOrganization(t *testing.T) {
+	ca := MustCA(t, Options{CommonName: "demo CA", Organization: []string{"demo"}})
+	if got := ca.Cert.Subject.String(); got != "CN=demo CA,O=demo" {
+		t.Errorf("CA subject %q, want CN=demo CA,O=demo", got)
+	}
+	leaf := ca.MustIssue(t, Options{DNSNames: []string{"a.test"}}).Leaf
+	if leaf.Issuer.String() != "CN=demo CA,O=demo" || leaf.Subject.String() != "CN=a.test" {
+		t.Errorf("issued certificate: subject %q issuer %q, want CN=a.test by CN=demo CA,O=demo", leaf.Subject, leaf.Issuer)
+	}
+}
