@@ -174,6 +174,10 @@ func (c *Config) validate(dir string) error {
 	}
 	known := map[string]bool{}
 	for i, ch := range c.Channels {
+		if dir != "" {
+			// Relative *_file paths are relative to the config file, as in Alertmanager.
+			c.Channels[i].SetDirectory(dir)
+		}
 		if known[ch.Name] {
 			return fmt.Errorf("channels[%d]: duplicate name %q", i, ch.Name)
 		}

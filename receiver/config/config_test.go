@@ -59,6 +59,8 @@ channels:
     log: {level: warn}
   - name: acme-log
     log: {}
+  - name: team-slack
+    slack: {webhook_url_file: slack-url}
 team: {channels: [team-log]}
 clients:
   - name: acme
@@ -80,6 +82,10 @@ api:
 	c, err := config.Load(filepath.Join(dir, "r.yml"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Relative secret files of channels resolve against the config file's directory.
+	if got, want := c.Channels[2].Slack.WebhookURLFile, filepath.Join(dir, "slack-url"); got != want {
+		t.Errorf("slack webhook_url_file = %q, want %q", got, want)
 	}
 	acme := c.Client("acme")
 	if acme == nil || !acme.PublicStatusPage || acme.Templates.Initial != "Hello {{.Client}}" || acme.Templates.Update != c.Templates.Update {
