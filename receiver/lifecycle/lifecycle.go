@@ -586,9 +586,14 @@ func (s *Service) renderTeam(cfg *config.Config, inc *store.Incident, m *notify.
 		fmt.Fprintf(&b, "Incident %s opened for %s.\n\nAssessment:\n", inc.ID, where)
 		fmt.Fprintf(&b, "- Which sites: %s\n", orDash(strings.Join(a.Sites, ", ")))
 		fmt.Fprintf(&b, "- What failure type: %s\n", orDash(a.FailureType))
-		if len(a.OtherClients) > 0 {
+		switch {
+		case len(a.OtherClients) > 0:
 			fmt.Fprintf(&b, "- Isolated? No: other clients affected right now: %s\n", strings.Join(a.OtherClients, ", "))
-		} else {
+		case firingAlert(inc, "SitesDownAcrossClients"):
+			// Incidents of several clients opened at the same instant do not see each other;
+			// the rules' cross-client alert, grouped into each of them, does.
+			b.WriteString("- Isolated? No: SitesDownAcrossClients is firing, sites of several clients are down\n")
+		default:
 			b.WriteString("- Isolated? Yes: no other client has an open incident\n")
 		}
 		if len(a.RecentDeploys) > 0 {
@@ -624,4 +629,14 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// firingAlert reports whether an alert of that name is firing in the incident.
+func firingAlert(inc *store.Incident, name string) bool {
+	for _, a := range inc.Alerts {
+		if a.Labels["alertname"] == name && a.Status == "firing" {
+			return true
+		}
+	}
+	return false
 }

@@ -90,6 +90,33 @@ func alert(status string, startsAt time.Time) store.Alert {
 		"alertname": "SiteDown", "client": "acme", "site": "shop", "failure_type": "http", "severity": "critical"}}
 }
 
+// Two clients' incidents opened at the same instant do not see each other's incident, but each
+// carries the rules' SitesDownAcrossClients alert: the team is told it is not isolated.
+func TestTeamNoticeNotIsolatedWhenSitesDownAcrossClients(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		alerts []store.Alert
+		want   string
+	}{
+		{"SiteDown only", []store.Alert{alert("firing", t0)}, "Isolated? Yes"},
+		{"with SitesDownAcrossClients", []store.Alert{alert("firing", t0), {Fingerprint: "fp-across", Status: "firing", StartsAt: t0,
+			Labels: map[string]string{"alertname": "SitesDownAcrossClients", "client": "acme", "site": "shop", "failure_type": "http", "severity": "critical"}}},
+			"Isolated? No: SitesDownAcrossClients is firing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			res, err := f.svc.Ingest(context.Background(), tc.alerts)
+			if err != nil || len(res.Incidents) != 1 {
+				t.Fatalf("Ingest = %+v, %v", res, err)
+			}
+			ns := f.notices(res.Incidents[0])
+			if len(ns) != 1 || !strings.Contains(ns[0].Text, tc.want) {
+				t.Fatalf("team notice does not say %q: %+v", tc.want, ns)
+			}
+		})
+	}
+}
+
 func TestOutageEndToEnd(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
