@@ -13,6 +13,7 @@ import (
 
 	"github.com/siteward/siteward/dashboards"
 	"github.com/siteward/siteward/internal/demosite"
+	"github.com/siteward/siteward/internal/testutil"
 )
 
 // Generous deadlines: every step polls and fails with what it expected and what it saw.
@@ -110,7 +111,7 @@ func (p *pipeline) runOutage(t *testing.T, o outage) {
 	broken := seen.see("broken")
 
 	// Exporter: the failure and its reason, as a metric.
-	eventually(t, alertDeadline, fmt.Sprintf("probe_failure_info{%s, failure_type=%q, reason=%q} in Prometheus", sel, o.failureType, o.reason), func() (bool, string) {
+	testutil.WaitFor(t, alertDeadline, fmt.Sprintf("probe_failure_info{%s, failure_type=%q, reason=%q} in Prometheus", sel, o.failureType, o.reason), func() (bool, string) {
 		res, err := p.query(fmt.Sprintf(`probe_failure_info{%s}`, sel))
 		for _, s := range res {
 			if s.Metric["failure_type"] == o.failureType && s.Metric["reason"] == o.reason {
@@ -120,7 +121,7 @@ func (p *pipeline) runOutage(t *testing.T, o outage) {
 		return false, fmt.Sprintf("%v %v", res, err)
 	})
 	// Rules: SiteDown fires with the failure type.
-	eventually(t, alertDeadline, fmt.Sprintf("SiteDown firing for %s with failure_type=%q", o.site, o.failureType), func() (bool, string) {
+	testutil.WaitFor(t, alertDeadline, fmt.Sprintf("SiteDown firing for %s with failure_type=%q", o.site, o.failureType), func() (bool, string) {
 		res, err := p.query(fmt.Sprintf(`ALERTS{alertname="SiteDown", alertstate="firing", %s}`, sel))
 		for _, s := range res {
 			if s.Metric["failure_type"] == o.failureType {
@@ -132,7 +133,7 @@ func (p *pipeline) runOutage(t *testing.T, o outage) {
 	seen.see("firing")
 	// Alertmanager: every member of the pair has the alert.
 	for _, am := range p.addrs.alertmanagers {
-		eventually(t, receiverDeadline, "SiteDown for "+o.site+" in Alertmanager "+am, func() (bool, string) {
+		testutil.WaitFor(t, receiverDeadline, "SiteDown for "+o.site+" in Alertmanager "+am, func() (bool, string) {
 			q := url.Values{"filter": {`alertname="SiteDown"`, fmt.Sprintf(`client=%q`, client), fmt.Sprintf(`site=%q`, site)}}
 			code, body := get("http://" + am + "/api/v2/alerts?" + q.Encode())
 			return code == http.StatusOK && strings.Contains(string(body), `"SiteDown"`), fmt.Sprintf("%d %s", code, truncate(body))
@@ -141,7 +142,7 @@ func (p *pipeline) runOutage(t *testing.T, o outage) {
 
 	// Receiver: one incident, the right failure type, an owner, the team told at once.
 	var inc incident
-	eventually(t, receiverDeadline, "one incident for "+o.site+", investigating, with failure_type "+o.failureType+", an owner, and a sent team notice incident.opened", func() (bool, string) {
+	testutil.WaitFor(t, receiverDeadline, "one incident for "+o.site+", investigating, with failure_type "+o.failureType+", an owner, and a sent team notice incident.opened", func() (bool, string) {
 		list, msg := p.incidents(client, site)
 		if len(list) != 1 {
 			return false, msg
@@ -158,7 +159,7 @@ func (p *pipeline) runOutage(t *testing.T, o outage) {
 	p.checkStatusPage(t, client, "Investigating")
 
 	// The client's first notice: after the configured delay, not before.
-	eventually(t, receiverDeadline, "the client's first notice (notice.initial, audience client) sent for "+o.site, func() (bool, string) {
+	testutil.WaitFor(t, receiverDeadline, "the client's first notice (notice.initial, audience client) sent for "+o.site, func() (bool, string) {
 		inc, _ = p.incident(inc.id())
 		_, sent := inc.countNotices("notice.initial", "client")
 		return sent == 1, inc.String()
@@ -174,7 +175,7 @@ func (p *pipeline) runOutage(t *testing.T, o outage) {
 
 	// Recovery.
 	p.restoreSite(t, o.site)
-	eventually(t, alertDeadline, "incident for "+o.site+" resolved, with a sent client resolution notice (notice.resolved)", func() (bool, string) {
+	testutil.WaitFor(t, alertDeadline, "incident for "+o.site+" resolved, with a sent client resolution notice (notice.resolved)", func() (bool, string) {
 		inc, _ = p.incident(inc.id())
 		_, sent := inc.countNotices("notice.resolved", "client")
 		return inc.str("state") == "resolved" && sent == 1, inc.String()
@@ -205,7 +206,7 @@ func (p *pipeline) checkStatusPage(t *testing.T, client, state string) {
 			return
 		}
 	}
-	eventually(t, receiverDeadline, "status page "+path+" shows "+state, func() (bool, string) {
+	testutil.WaitFor(t, receiverDeadline, "status page "+path+" shows "+state, func() (bool, string) {
 		code, body := get("http://" + p.addrs.receiver + path)
 		return code == http.StatusOK && strings.Contains(strings.ToLower(string(body)), strings.ToLower(state)), fmt.Sprintf("%d %s", code, truncate(body))
 	})
@@ -226,7 +227,7 @@ var timestamp = regexp.MustCompile(`\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}`)
 func (p *pipeline) checkPostmortem(t *testing.T, id string) {
 	t.Helper()
 	path := "/api/v1/incidents/" + url.PathEscape(id) + "/postmortem"
-	eventually(t, receiverDeadline, "post-mortem at "+path+" with Timeline, Impact, Root cause, Response log, Prevention and today's timestamps", func() (bool, string) {
+	testutil.WaitFor(t, receiverDeadline, "post-mortem at "+path+" with Timeline, Impact, Root cause, Response log, Prevention and today's timestamps", func() (bool, string) {
 		code, body := p.api(path)
 		if notRouted(code, body) {
 			// TODO(issue 5): the post-mortem endpoint does not exist yet; assert it once it does.
@@ -258,7 +259,7 @@ func (p *pipeline) runAcrossClients(t *testing.T) {
 	}
 	for _, k := range keys {
 		client, site := split(k)
-		eventually(t, alertDeadline, "SitesDownAcrossClients firing for "+k, func() (bool, string) {
+		testutil.WaitFor(t, alertDeadline, "SitesDownAcrossClients firing for "+k, func() (bool, string) {
 			res, err := p.query(fmt.Sprintf(`ALERTS{alertname="SitesDownAcrossClients", alertstate="firing", client=%q, site=%q}`, client, site))
 			return err == nil && len(res) == 1, fmt.Sprintf("%v %v", res, err)
 		})
@@ -267,7 +268,7 @@ func (p *pipeline) runAcrossClients(t *testing.T) {
 	for i, k := range keys {
 		client, site := split(k)
 		other, _ := split(keys[1-i])
-		eventually(t, receiverDeadline, "one incident for "+k+" carrying the SitesDownAcrossClients alert", func() (bool, string) {
+		testutil.WaitFor(t, receiverDeadline, "one incident for "+k+" carrying the SitesDownAcrossClients alert", func() (bool, string) {
 			list, msg := p.incidents(client, site)
 			if len(list) != 1 || !list[0].hasAlert("SitesDownAcrossClients") {
 				return false, msg
@@ -283,7 +284,7 @@ func (p *pipeline) runAcrossClients(t *testing.T) {
 		p.restoreSite(t, k)
 	}
 	for _, id := range ids {
-		eventually(t, alertDeadline, "incident "+id+" resolved", func() (bool, string) {
+		testutil.WaitFor(t, alertDeadline, "incident "+id+" resolved", func() (bool, string) {
 			inc, msg := p.incident(id)
 			return inc != nil && inc.str("state") == "resolved", msg
 		})
@@ -306,12 +307,12 @@ func TestTimeToTeamNotificationAtShippedDefaults(t *testing.T) {
 	var seen observer
 	p.breakSite(t, "acme/shop", demosite.Mode503)
 	broken := seen.see("broken")
-	eventually(t, 5*time.Minute, "SiteDown firing for acme/shop", func() (bool, string) {
+	testutil.WaitFor(t, 5*time.Minute, "SiteDown firing for acme/shop", func() (bool, string) {
 		res, err := p.query(`ALERTS{alertname="SiteDown", alertstate="firing", client="acme", site="shop"}`)
 		return err == nil && len(res) == 1, fmt.Sprintf("%v %v", res, err)
 	})
 	firing := seen.see("firing")
-	eventually(t, 5*time.Minute, "a sent team notice incident.opened for acme/shop", func() (bool, string) {
+	testutil.WaitFor(t, 5*time.Minute, "a sent team notice incident.opened for acme/shop", func() (bool, string) {
 		list, msg := p.incidents("acme", "shop")
 		if len(list) != 1 {
 			return false, msg

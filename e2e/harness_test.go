@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -197,48 +196,6 @@ func copyDir(src, dst string) error {
 	})
 }
 
-// Ports handed to processes come from below Linux's ephemeral range (32768-60999), where the
-// kernel never assigns a port to a bind(":0") or an outgoing connection, and each is handed out
-// once per test process. A port picked from the ephemeral range could be taken, between the
-// pick and the process's bind, by any listener on ":0" (the demo sites of the other pipeline).
-const (
-	portLow  = 20000
-	portHigh = 32768
-)
-
-var (
-	portMu   sync.Mutex
-	portNext = portLow + rand.IntN(portHigh-portLow)
-	portUsed = map[int]bool{}
-)
-
-// freeAddr returns a loopback address with a port no one listened on a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	portMu.Lock()
-	defer portMu.Unlock()
-	for range portHigh - portLow {
-		port := portNext
-		portNext++
-		if portNext == portHigh {
-			portNext = portLow
-		}
-		if portUsed[port] {
-			continue
-		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		l.Close()
-		portUsed[port] = true
-		return addr
-	}
-	t.Fatalf("no free port in %d-%d", portLow, portHigh)
-	return ""
-}
-
 // process is an external program started by the test, stopped at cleanup.
 type process struct {
 	name string
@@ -298,27 +255,6 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// eventually polls check every pollInterval until it returns ok or the deadline passes, then
-// fails with what was expected and what was seen last.
-func eventually(t *testing.T, timeout time.Duration, want string, check func() (ok bool, got string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for {
-		ok, got := check()
-		if ok {
-			return
-		}
-		last = got
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s still waiting for: %s\nlast seen: %s", timeout, want, last)
-		}
-		time.Sleep(pollInterval)
-	}
-}
-
-const pollInterval = 250 * time.Millisecond
-
 var httpClient = &http.Client{Timeout: 10 * time.Second}
 
 // get fetches url and returns status code and body (code 0 and the error text when it failed).
@@ -355,7 +291,7 @@ func post(t *testing.T, rawURL string) {
 // waitReady polls base/-/ready until it answers 200 or the process exits.
 func waitReady(t *testing.T, p *process, base string) {
 	t.Helper()
-	eventually(t, 90*time.Second, p.name+" ready at "+base+"/-/ready", func() (bool, string) {
+	testutil.WaitFor(t, 90*time.Second, p.name+" ready at "+base+"/-/ready", func() (bool, string) {
 		if p.exited() {
 			t.Fatalf("%s exited before it was ready:\n%s", p.name, tail(p.log, 30))
 		}
@@ -432,10 +368,13 @@ func startPipeline(t *testing.T, o pipelineOptions) *pipeline {
 	go func() { _ = ctl.Serve(ctlLn) }()
 	t.Cleanup(func() { _ = ctl.Close() })
 
-	a := addrs{exporter: freeAddr(t), receiver: freeAddr(t), prometheus: freeAddr(t)}
+	// The processes bind their ports later: take them from below the ephemeral range, where
+	// the demo sites' listeners on ":0" cannot take them first.
+	free := func() string { return testutil.FreeAddrBelowEphemeral(t) }
+	a := addrs{exporter: free(), receiver: free(), prometheus: free()}
 	for range o.alertmanagers {
-		a.alertmanagers = append(a.alertmanagers, freeAddr(t))
-		a.clusters = append(a.clusters, freeAddr(t))
+		a.alertmanagers = append(a.alertmanagers, free())
+		a.clusters = append(a.clusters, free())
 	}
 	if err := adaptConfigs(repo, dir, a, o.intervals); err != nil {
 		t.Fatal(err)
@@ -518,7 +457,7 @@ func startPipeline(t *testing.T, o pipelineOptions) *pipeline {
 	if len(a.alertmanagers) > 1 {
 		// A real HA pair: each member sees every peer, so they deduplicate notifications.
 		for _, am := range a.alertmanagers {
-			eventually(t, 90*time.Second, fmt.Sprintf("Alertmanager %s in a ready cluster of %d", am, len(a.alertmanagers)), func() (bool, string) {
+			testutil.WaitFor(t, 90*time.Second, fmt.Sprintf("Alertmanager %s in a ready cluster of %d", am, len(a.alertmanagers)), func() (bool, string) {
 				code, body := get("http://" + am + "/api/v2/status")
 				var st struct {
 					Cluster struct {
@@ -535,7 +474,7 @@ func startPipeline(t *testing.T, o pipelineOptions) *pipeline {
 	p := &pipeline{addrs: a, demoURL: "http://" + ctlLn.Addr().String()}
 	// The chain exporter /sd -> Prometheus -> /probe works when every site is up with labels.
 	want := len(demo.Status())
-	eventually(t, 90*time.Second, fmt.Sprintf("probe_success == 1 for all %d demo sites, with client and site labels", want), func() (bool, string) {
+	testutil.WaitFor(t, 90*time.Second, fmt.Sprintf("probe_success == 1 for all %d demo sites, with client and site labels", want), func() (bool, string) {
 		res, err := p.query(`probe_success{client!="", site!=""} == 1`)
 		return err == nil && len(res) == want, fmt.Sprintf("%v %v", res, err)
 	})
