@@ -8,16 +8,23 @@ import (
 	"testing"
 )
 
-// FreeAddr returns "127.0.0.1:port" for a port the kernel handed out and that was free a
-// moment ago: for a server the test starts itself, or for an address nothing listens on.
-func FreeAddr(t testing.TB) string {
+// FreePort returns a loopback TCP port the kernel handed out and that was free a moment ago
+// (for programs that take a port number, such as postgres -p).
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	return l.Addr().String()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// FreeAddr returns "127.0.0.1:port" for a FreePort: for a server the test starts itself, or
+// for an address nothing listens on.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
 }
 
 // Ports from FreeAddrBelowEphemeral come from below Linux's ephemeral range (32768-60999),

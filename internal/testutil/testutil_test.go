@@ -102,6 +102,16 @@ func TestFreeAddr(t *testing.T) {
 		t.Fatalf("listening on the free address: %v", err)
 	}
 	l.Close()
+
+	port := FreePort(t)
+	if port <= 0 || port > 65535 {
+		t.Fatalf("FreePort = %d, want a TCP port", port)
+	}
+	l, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		t.Fatalf("listening on the free port: %v", err)
+	}
+	l.Close()
 }
 
 func TestFreeAddrBelowEphemeral(t *testing.T) {
