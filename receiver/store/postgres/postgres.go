@@ -33,7 +33,11 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store         = (*Store)(nil)
+	_ store.SeenChecker   = (*Store)(nil)
+	_ store.OpenClientsTx = (*tx)(nil)
+)
 
 // Open connects to the database at url (postgres://user:password@host:port/db?sslmode=...;
 // pool settings such as pool_max_conns=20 may be added), applies pending migrations and
@@ -293,6 +297,21 @@ func listIncidents(ctx context.Context, q querier, f store.IncidentFilter) ([]*s
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}
 	return out, nil
+}
+
+// OpenClients returns the distinct clients of open, non-drill incidents, sorted, from the
+// incidents_open_clients partial index: no incident is decoded.
+func (t *tx) OpenClients(ctx context.Context) ([]string, error) {
+	rows, err := t.tx.Query(ctx,
+		`SELECT DISTINCT client FROM incidents WHERE state <> 'resolved' AND NOT drill ORDER BY client`)
+	if err != nil {
+		return nil, fmt.Errorf("clients with open incidents: %w", err)
+	}
+	clients, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("clients with open incidents: %w", err)
+	}
+	return clients, nil
 }
 
 // CreateIncident uses ON CONFLICT DO NOTHING rather than letting the unique index raise: an
@@ -594,6 +613,30 @@ func (s *Store) FailNotice(ctx context.Context, id, owner, errText string) error
 	return s.finishNotice(ctx, id,
 		`UPDATE notices SET status = 'failed', attempts = attempts + 1, last_error = $1, lease_owner = '', lease_until = 0
 		 WHERE id = $2 AND lease_owner = $3 AND status = 'pending'`, errText, id, owner)
+}
+
+// AllAlertEventsSeen reports whether every event is already recorded, in one query outside
+// any transaction, so the webhook answers repeats (most of its traffic) without locking. A
+// "no" is not final: Tx.RecordAlertEvents decides.
+func (s *Store) AllAlertEventsSeen(ctx context.Context, events []store.AlertEvent) (bool, error) {
+	keys := make([]string, len(events))
+	fingerprints := make([]string, len(events))
+	startsAt := make([]int64, len(events))
+	statuses := make([]string, len(events))
+	for i, ev := range events {
+		keys[i], fingerprints[i], startsAt[i], statuses[i] = ev.Key, ev.Alert.Fingerprint, nanos(ev.Alert.StartsAt), ev.Alert.Status
+	}
+	var seen bool
+	err := s.pool.QueryRow(ctx,
+		`SELECT coalesce(bool_and(EXISTS (
+			SELECT 1 FROM alert_events a
+			WHERE a.key = e.key AND a.fingerprint = e.fingerprint AND a.starts_at = e.starts_at AND a.status = e.status)), true)
+		 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS e(key, fingerprint, starts_at, status)`,
+		keys, fingerprints, startsAt, statuses).Scan(&seen)
+	if err != nil {
+		return false, fmt.Errorf("alert events seen: %w", err)
+	}
+	return seen, nil
 }
 
 // PendingNotices counts the outbox backlog.

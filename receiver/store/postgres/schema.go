@@ -102,4 +102,8 @@ CREATE TABLE maintenance (
 );
 CREATE INDEX maintenance_end ON maintenance (end_at);
 `},
+	{Version: 3, Name: "index of the clients of open incidents", SQL: `
+-- The assessment of every new incident asks which other clients have open incidents.
+CREATE INDEX incidents_open_clients ON incidents (client) WHERE state <> 'resolved' AND NOT drill;
+`},
 }
