@@ -404,18 +404,23 @@ func timeline(ctx context.Context, q querier, incidentID string) ([]store.Timeli
 }
 
 func (t *tx) EnqueueNotices(ctx context.Context, notices ...store.Notice) error {
+	if len(notices) == 0 {
+		return nil
+	}
+	// One round trip for all; in order, so seq follows the order of notices.
+	var b pgx.Batch
 	for _, n := range notices {
 		due := n.NextAttemptAt
 		if due.IsZero() {
 			due = n.CreatedAt
 		}
 		// ON CONFLICT (id): the ID is the idempotency key, a notice is enqueued once.
-		if _, err := t.tx.Exec(ctx,
-			`INSERT INTO notices (id, incident_id, channel, audience, event, subject, text, payload, status, created_at, next_attempt_at)
+		b.Queue(`INSERT INTO notices (id, incident_id, channel, audience, event, subject, text, payload, status, created_at, next_attempt_at)
 			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10) ON CONFLICT (id) DO NOTHING`,
-			n.ID, n.IncidentID, n.Channel, n.Audience, n.Event, n.Subject, n.Text, n.Payload, nanos(n.CreatedAt), nanos(due)); err != nil {
-			return fmt.Errorf("enqueue notice %s: %w", n.ID, conflict(err))
-		}
+			n.ID, n.IncidentID, n.Channel, n.Audience, n.Event, n.Subject, n.Text, n.Payload, nanos(n.CreatedAt), nanos(due))
+	}
+	if err := t.tx.SendBatch(ctx, &b).Close(); err != nil {
+		return fmt.Errorf("enqueue notices: %w", conflict(err))
 	}
 	return nil
 }
@@ -450,13 +455,21 @@ func (t *tx) CancelTimers(ctx context.Context, subject string, kinds ...store.Ti
 // TakeTimer first locks the timer's incident (when the subject is one), then the timer. The
 // lifecycle changes an incident and then its timers; firing a timer in the opposite order
 // would let the two deadlock.
+// Both statements go in one batch (one round trip), executed in order.
 func (t *tx) TakeTimer(ctx context.Context, tm store.Timer) (bool, error) {
-	if _, err := t.tx.Exec(ctx, `SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE`, tm.Subject); err != nil {
+	var b pgx.Batch
+	b.Queue(`SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE`, tm.Subject)
+	b.Queue(`DELETE FROM timers WHERE subject = $1 AND kind = $2 AND due_at = $3`, tm.Subject, string(tm.Kind), nanos(tm.DueAt))
+	br := t.tx.SendBatch(ctx, &b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
 		return false, fmt.Errorf("take timer: lock incident %s: %w", tm.Subject, conflict(err))
 	}
-	tag, err := t.tx.Exec(ctx, `DELETE FROM timers WHERE subject = $1 AND kind = $2 AND due_at = $3`,
-		tm.Subject, string(tm.Kind), nanos(tm.DueAt))
+	tag, err := br.Exec()
 	if err != nil {
+		return false, fmt.Errorf("take timer: %w", conflict(err))
+	}
+	if err := br.Close(); err != nil {
 		return false, fmt.Errorf("take timer: %w", conflict(err))
 	}
 	return tag.RowsAffected() == 1, nil
