@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -156,10 +157,12 @@ type deliveryCounter struct {
 	viaVictim  map[string]bool   // delivery IDs POSTed by the victim
 	victimSent chan struct{}     // closed at the victim's first POST
 	victimOnce sync.Once
+	release    chan struct{} // closed when the test ends: held requests return
 }
 
 func newDeliveryCounter(t *testing.T) *deliveryCounter {
-	c := &deliveryCounter{posts: map[string]int{}, events: map[string]string{}, viaVictim: map[string]bool{}, victimSent: make(chan struct{})}
+	c := &deliveryCounter{posts: map[string]int{}, events: map[string]string{}, viaVictim: map[string]bool{},
+		victimSent: make(chan struct{}), release: make(chan struct{})}
 	c.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(webhook.HeaderDelivery)
 		var body struct {
@@ -169,6 +172,8 @@ func newDeliveryCounter(t *testing.T) *deliveryCounter {
 			http.Error(w, "bad delivery", http.StatusBadRequest)
 			return
 		}
+		// Read to the end: only then does net/http notice the client going away.
+		io.Copy(io.Discard, r.Body) //nolint:errcheck // nothing to do about a broken body here
 		c.mu.Lock()
 		c.posts[id]++
 		if _, seen := c.events[id]; !seen {
@@ -180,12 +185,16 @@ func newDeliveryCounter(t *testing.T) *deliveryCounter {
 		c.mu.Unlock()
 		if r.URL.Path == "/victim" {
 			c.victimOnce.Do(func() { close(c.victimSent) })
-			<-r.Context().Done() // the sender is killed before it hears back
+			select {
+			case <-r.Context().Done(): // the sender is killed before it hears back
+			case <-c.release:
+			}
 			return
 		}
 		w.WriteHeader(http.StatusOK)
 	}))
 	t.Cleanup(c.Close)
+	t.Cleanup(func() { close(c.release) }) // before Close, which waits for held requests
 	return c
 }
 
