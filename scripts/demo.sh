@@ -111,9 +111,10 @@ start exporter "$bin/siteward-exporter" \
   --dns.resolver="$dns_addr"
 wait_ready exporter "http://127.0.0.1:9115/-/ready"
 
-# The receiver with a small config: the log channel (its default), the webhook token
-# Alertmanager sends (it then guards every /api/v1 call), both demo clients with a public
-# status page, and a first client notice after one minute so the demo shows it soon.
+# The receiver with a small config: the log channel (its default, named "log") for the team
+# and for both demo clients, so every notice shows in .demo/receiver.log; the webhook token
+# Alertmanager sends (it then guards every /api/v1 call); public status pages; and a first
+# client notice after one minute so the demo shows it soon.
 {
   if [ -n "$token_file" ]; then
     printf 'api:\n  token_files: ["%s"]\n' "$token_file"
@@ -124,16 +125,18 @@ timers:
   resolve_quiet_window: 2m
 clients:
   - name: acme
+    channels: [log]
     public_status_page: true
   - name: globex
+    channels: [log]
     public_status_page: true
 EOF
 } >"$run/receiver.yml"
-receiver_args=(--config.file="$run/receiver.yml" --storage.path="$run/receiver.db" --web.listen-address=:9096)
-if "$bin/siteward-receiver" --help 2>&1 | grep -q -- '--prometheus.url'; then
-  receiver_args+=(--prometheus.url=http://localhost:9090)
-fi
-start receiver "$bin/siteward-receiver" "${receiver_args[@]}"
+start receiver "$bin/siteward-receiver" \
+  --config.file="$run/receiver.yml" \
+  --storage.path="$run/receiver.db" \
+  --web.listen-address=:9096 \
+  --prometheus.url=http://localhost:9090
 wait_ready receiver "http://127.0.0.1:9096/-/ready"
 
 start alertmanager prometheus-alertmanager \
