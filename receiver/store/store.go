@@ -143,6 +143,23 @@ type Notice struct {
 	Payload []byte `json:"-"`
 }
 
+// A claim that takes over a notice whose lease expired while another owner still held it
+// (that replica was killed or stopped mid-delivery) counts as an attempt: the notice's
+// LastError becomes CutOffError(previous owner) and the incident's timeline gets an entry of
+// kind TimelineNoticeRetried with TakeoverTimelineText. The backends build the same texts
+// in SQL, so the claim stays one statement; the shared suite checks they match.
+const TimelineNoticeRetried = "notice_retried"
+
+// CutOffError is a taken-over notice's LastError.
+func CutOffError(owner string) string {
+	return "delivery by " + owner + " was cut off (lease expired); retrying"
+}
+
+// TakeoverTimelineText is the timeline entry of a taken-over notice.
+func TakeoverTimelineText(noticeID, channel, owner string) string {
+	return "notice " + noticeID + " to channel " + channel + ": retried after replica " + owner + " stopped mid-delivery"
+}
+
 // TimerKind names what a timer does when it fires.
 type TimerKind string
 
@@ -256,7 +273,8 @@ type Store interface {
 	Notices(ctx context.Context, incidentID string) ([]Notice, error)
 
 	// ClaimNotices leases up to limit pending notices due at now (whose lease, if any, has
-	// expired) to owner until now+lease, oldest due first.
+	// expired) to owner until now+lease, oldest due first. Taking over another owner's
+	// expired lease counts as an attempt (see CutOffError).
 	ClaimNotices(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Notice, error)
 	// CompleteNotice marks a claimed notice sent (attempts+1). ErrLeaseLost when owner does
 	// not hold it any more.

@@ -425,8 +425,23 @@ func testOutboxClaimLease(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(again) != 2 {
-		t.Fatalf("B claimed %d notices after lease expiry, want 2", len(again))
+	if len(again) != 2 || again[0].ID != "n1" || again[1].ID != "n2" {
+		t.Fatalf("B claimed %+v after lease expiry, want n1 and n2", again)
+	}
+	// Taking over A's lease on n1 counts as an attempt and says why; n2 was never claimed.
+	if again[0].Attempts != 1 || again[0].LastError != store.CutOffError("A") {
+		t.Fatalf("taken-over n1: attempts %d, last_error %q; want 1, %q", again[0].Attempts, again[0].LastError, store.CutOffError("A"))
+	}
+	if again[1].Attempts != 0 || again[1].LastError != "" {
+		t.Fatalf("first claim of n2: attempts %d, last_error %q; want 0, none", again[1].Attempts, again[1].LastError)
+	}
+	tl, err := s.Timeline(ctx, "i1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tl) != 1 || tl[0].Kind != store.TimelineNoticeRetried || tl[0].Actor != "system" ||
+		tl[0].Text != store.TakeoverTimelineText("n1", "slack", "A") || !tl[0].At.Equal(t0.Add(6*time.Minute)) {
+		t.Fatalf("timeline after the takeover = %+v, want one %s entry for n1", tl, store.TimelineNoticeRetried)
 	}
 	if err := s.CompleteNotice(ctx, "n1", "A", t0); !errors.Is(err, store.ErrLeaseLost) {
 		t.Fatalf("A completing after losing the lease: err = %v, want ErrLeaseLost", err)
@@ -441,7 +456,7 @@ func testOutboxClaimLease(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ns) != 2 || ns[0].ID != "n1" || ns[0].Status != store.NoticeSent || ns[0].Attempts != 1 || !ns[0].SentAt.Equal(t0.Add(6*time.Minute)) {
+	if len(ns) != 2 || ns[0].ID != "n1" || ns[0].Status != store.NoticeSent || ns[0].Attempts != 2 || ns[0].LastError != "" || !ns[0].SentAt.Equal(t0.Add(6*time.Minute)) {
 		t.Fatalf("notices = %+v", ns)
 	}
 	if n, _ := s.PendingNotices(ctx); n != 1 {

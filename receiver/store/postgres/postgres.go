@@ -558,17 +558,31 @@ func (s *Store) Notices(ctx context.Context, incidentID string) ([]store.Notice,
 // ClaimNotices leases due notices to owner. FOR UPDATE SKIP LOCKED lets replicas claim at
 // the same instant without waiting on or double-claiming each other's rows; the CTE is
 // evaluated once, so the LIMIT holds.
+//
+// A notice still leased to another owner was claimed by a replica that stopped before
+// recording the result (killed, or shut down mid-delivery). Taking it over counts as an
+// attempt, says so in last_error and on the incident's timeline (the texts of
+// store.CutOffError and store.TakeoverTimelineText), all in this one statement.
 func (s *Store) ClaimNotices(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Notice, error) {
 	rows, err := s.pool.Query(ctx,
 		`WITH due AS (
-			SELECT id FROM notices
+			SELECT id, lease_owner AS cut_off FROM notices
 			WHERE status = 'pending' AND next_attempt_at <= $3 AND lease_until <= $3
 			ORDER BY next_attempt_at, id LIMIT $4
-			FOR UPDATE SKIP LOCKED)
-		 UPDATE notices n SET lease_owner = $1, lease_until = $2
-		 FROM due WHERE n.id = due.id
-		 RETURNING `+prefixed("n.", noticeColumns),
-		owner, nanos(now.Add(lease)), nanos(now), limit)
+			FOR UPDATE SKIP LOCKED),
+		 claimed AS (
+			UPDATE notices n SET lease_owner = $1, lease_until = $2,
+				attempts = n.attempts + CASE WHEN due.cut_off <> '' THEN 1 ELSE 0 END,
+				last_error = CASE WHEN due.cut_off <> '' THEN 'delivery by ' || due.cut_off || ' was cut off (lease expired); retrying' ELSE n.last_error END
+			FROM due WHERE n.id = due.id
+			RETURNING `+prefixed("n.", noticeColumns)+`, due.cut_off),
+		 logged AS (
+			INSERT INTO timeline (incident_id, at, actor, kind, text)
+			SELECT incident_id, $3, 'system', $5,
+				'notice ' || id || ' to channel ' || channel || ': retried after replica ' || cut_off || ' stopped mid-delivery'
+			FROM claimed WHERE cut_off <> '' AND incident_id <> '' ORDER BY next_attempt_at, id)
+		 SELECT `+noticeColumns+` FROM claimed`,
+		owner, nanos(now.Add(lease)), nanos(now), limit, store.TimelineNoticeRetried)
 	if err != nil {
 		return nil, fmt.Errorf("claim notices: %w", err)
 	}

@@ -668,16 +668,43 @@ func (s *Store) ClaimNotices(ctx context.Context, owner string, now time.Time, l
 		return nil, err
 	}
 	defer unlock()
-	rows, err := s.w.QueryContext(ctx,
-		`UPDATE notices SET lease_owner = ?, lease_until = ?
-		 WHERE id IN (SELECT id FROM notices WHERE status = 'pending' AND next_attempt_at <= ? AND lease_until <= ?
-		              ORDER BY next_attempt_at, id LIMIT ?)
-		 RETURNING `+noticeColumns,
-		owner, nanos(now.Add(lease)), nanos(now), nanos(now), limit)
+	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("claim notices: %w", err)
 	}
-	return scanNotices(rows)
+	defer tx.Rollback() // a no-op after Commit
+	// RETURNING shows only new values, so the timeline entries for taken-over leases (see
+	// store.CutOffError) are written first, from the same due set: the writer turn keeps
+	// it unchanged in between. SET expressions see the old lease_owner.
+	const due = `SELECT id FROM notices WHERE status = 'pending' AND next_attempt_at <= ?1 AND lease_until <= ?1
+	             ORDER BY next_attempt_at, id LIMIT ?2`
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO timeline (incident_id, at, actor, kind, text)
+		 SELECT incident_id, ?1, 'system', ?3,
+		        'notice ' || id || ' to channel ' || channel || ': retried after replica ' || lease_owner || ' stopped mid-delivery'
+		 FROM notices WHERE id IN (`+due+`) AND lease_owner <> '' AND incident_id <> ''
+		 ORDER BY next_attempt_at, id`,
+		nanos(now), limit, store.TimelineNoticeRetried); err != nil {
+		return nil, fmt.Errorf("claim notices: record takeovers: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx,
+		`UPDATE notices SET lease_owner = ?3, lease_until = ?4,
+		        attempts = attempts + CASE WHEN lease_owner <> '' THEN 1 ELSE 0 END,
+		        last_error = CASE WHEN lease_owner <> '' THEN 'delivery by ' || lease_owner || ' was cut off (lease expired); retrying' ELSE last_error END
+		 WHERE id IN (`+due+`)
+		 RETURNING `+noticeColumns,
+		nanos(now), limit, owner, nanos(now.Add(lease)))
+	if err != nil {
+		return nil, fmt.Errorf("claim notices: %w", err)
+	}
+	out, err := scanNotices(rows)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("claim notices: %w", err)
+	}
+	return out, nil
 }
 
 func (s *Store) finishNotice(ctx context.Context, query string, args ...any) error {
