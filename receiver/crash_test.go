@@ -2,6 +2,7 @@ package receiver_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,7 +16,9 @@ import (
 	"time"
 
 	"github.com/siteward/siteward/internal/testutil"
+	"github.com/siteward/siteward/receiver/api"
 	"github.com/siteward/siteward/receiver/notify/webhook"
+	"github.com/siteward/siteward/receiver/store"
 )
 
 // countingChannel is a webhook endpoint that hangs on the first delivery (so the test can
@@ -166,6 +169,45 @@ outbox: {lease: 4s, interval: 100ms}
 	}
 	if _, m := get(t, second.base+"/metrics", ""); !strings.Contains(m, `siteward_notices_total{audience="team",channel="webhook",result="sent"} 1`) {
 		t.Errorf("second process did not count the delivery: %s", grepLines(m, "siteward_notices_total"))
+	}
+	assertTakeoverShown(t, second.base, fmt.Sprintf("-%d-", first.cmd.Process.Pid))
+}
+
+// assertTakeoverShown checks, through the API, that the only incident at base shows the
+// retry of a notice cut off mid-delivery by the replica whose owner ID contains deadOwner:
+// a notice_retried timeline entry naming it, and that notice sent after 2 attempts.
+func assertTakeoverShown(t *testing.T, base, deadOwner string) {
+	t.Helper()
+	_, list := get(t, base+"/api/v1/incidents", "")
+	var incs struct{ Incidents []store.Incident }
+	if err := json.Unmarshal([]byte(list), &incs); err != nil || len(incs.Incidents) != 1 {
+		t.Fatalf("incidents: %v %s", err, list)
+	}
+	_, body := get(t, base+"/api/v1/incidents/"+incs.Incidents[0].ID, "")
+	var d api.IncidentDetail
+	if err := json.Unmarshal([]byte(body), &d); err != nil {
+		t.Fatalf("incident detail: %v %s", err, body)
+	}
+	var retried []store.TimelineEntry
+	for _, e := range d.Timeline {
+		if e.Kind == store.TimelineNoticeRetried {
+			retried = append(retried, e)
+		}
+	}
+	if len(retried) != 1 {
+		t.Fatalf("timeline has %d %s entries, want 1: %+v", len(retried), store.TimelineNoticeRetried, d.Timeline)
+	}
+	var taken *store.Notice
+	for i, n := range d.Notices {
+		if strings.HasPrefix(retried[0].Text, "notice "+n.ID+" to channel "+n.Channel+": retried after replica ") {
+			taken = &d.Notices[i]
+		}
+	}
+	if taken == nil || !strings.Contains(retried[0].Text, deadOwner) || !strings.HasSuffix(retried[0].Text, " stopped mid-delivery") {
+		t.Fatalf("timeline entry %q names no notice of the incident or not the replica %q: %+v", retried[0].Text, deadOwner, d.Notices)
+	}
+	if taken.Status != store.NoticeSent || taken.Attempts != 2 {
+		t.Errorf("taken-over notice %s: status %s after %d attempts, want sent after 2 (the cut-off one counts)", taken.ID, taken.Status, taken.Attempts)
 	}
 }
 
