@@ -2,6 +2,8 @@ package replicatest
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +15,8 @@ import (
 	"time"
 
 	"github.com/siteward/siteward/internal/testutil"
+	"github.com/siteward/siteward/receiver/api"
+	"github.com/siteward/siteward/receiver/store"
 	"github.com/siteward/siteward/receiver/store/postgres/pgtest"
 )
 
@@ -71,8 +75,35 @@ func TestBinaryReplicas(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(answer), `"duplicate"`) {
 		t.Errorf("the same notification at the other replica: %d %s, want 200 duplicate", resp.StatusCode, answer)
 	}
-	if list := get(t, live.url+"/api/v1/incidents"); strings.Count(list, `"id":`) != 1 {
-		t.Errorf("incidents: %s, want exactly one", list)
+	list := get(t, live.url+"/api/v1/incidents")
+	var incs struct{ Incidents []store.Incident }
+	if err := json.Unmarshal([]byte(list), &incs); err != nil || len(incs.Incidents) != 1 {
+		t.Fatalf("incidents: %v %s, want exactly one", err, list)
+	}
+	// The incident shows the retry: the taken-over notice counts the cut-off attempt, and
+	// the timeline names the killed process (owner IDs are host-pid-random).
+	var d api.IncidentDetail
+	if err := json.Unmarshal([]byte(get(t, live.url+"/api/v1/incidents/"+incs.Incidents[0].ID)), &d); err != nil {
+		t.Fatal(err)
+	}
+	var retried []string
+	for _, e := range d.Timeline {
+		if e.Kind == store.TimelineNoticeRetried {
+			retried = append(retried, e.Text)
+		}
+	}
+	victimOwner := fmt.Sprintf("-%d-", victim.cmd.Process.Pid)
+	for _, n := range d.Notices {
+		if !viaVictim[n.ID] {
+			continue
+		}
+		if n.Status != store.NoticeSent || n.Attempts != 2 {
+			t.Errorf("notice %s: %s after %d attempts, want sent after 2 (the cut-off one counts)", n.ID, n.Status, n.Attempts)
+		}
+		prefix := "notice " + n.ID + " to channel " + n.Channel + ": retried after replica "
+		if len(retried) != 1 || !strings.HasPrefix(retried[0], prefix) || !strings.Contains(retried[0], victimOwner) {
+			t.Errorf("timeline %s entries %q, want one for notice %s naming the killed process (%s)", store.TimelineNoticeRetried, retried, n.ID, victimOwner)
+		}
 	}
 }
 

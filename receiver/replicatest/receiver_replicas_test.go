@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -153,8 +154,10 @@ func TestReceiverReplicas(t *testing.T) {
 	if len(byKey) != sites {
 		t.Errorf("%d keys have incidents, want %d", len(byKey), sites)
 	}
-	// Every notice the store holds, by delivery ID, with its event.
+	// Every notice the store holds, by delivery ID, with its event, and its attempts and
+	// timeline entries about taking it over from a replica cut off mid-delivery.
 	want := map[string]string{}
+	attempts, takeovers := map[string]int{}, map[string]int{}
 	for i := range sites {
 		inc := byKey[key(i)]
 		if inc == nil {
@@ -168,8 +171,18 @@ func TestReceiverReplicas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		timeline, err := live.Timeline(ctx, inc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		events := map[string]int{}
 		for _, n := range notices {
+			attempts[n.ID] = n.Attempts
+			for _, e := range timeline {
+				if e.Kind == store.TimelineNoticeRetried && strings.HasPrefix(e.Text, "notice "+n.ID+" to channel "+n.Channel+": ") {
+					takeovers[n.ID]++
+				}
+			}
 			if n.Status != store.NoticeSent {
 				t.Errorf("notice %s (%s): %s after %d attempts (%s), want sent", n.ID, n.Event, n.Status, n.Attempts, n.LastError)
 			}
@@ -195,6 +208,14 @@ func TestReceiverReplicas(t *testing.T) {
 	}
 	if len(viaVictim) == 0 {
 		t.Fatal("the victim delivered nothing before it was killed")
+	}
+	// The incident shows each retry after the kill: a taken-over notice counts the cut-off
+	// attempt, and its incident's timeline says so. What the victim POSTed was taken over.
+	for id := range want {
+		if attempts[id] != 1+takeovers[id] || viaVictim[id] && takeovers[id] != 1 {
+			t.Errorf("notice %s: %d attempts, %d %s timeline entries (POSTed by the victim: %v); want 1 attempt more than entries, 1 entry if the victim POSTed it",
+				id, attempts[id], takeovers[id], store.TimelineNoticeRetried, viaVictim[id])
+		}
 	}
 	for id, n := range posts {
 		if _, ok := want[id]; !ok {
