@@ -171,8 +171,33 @@ func (c *Client) Availability(ctx context.Context, client string, sites []string
 	for _, s := range vec {
 		a.Days30[string(s.Metric["site"])] = float64(s.Value)
 	}
+	if a.FirstFailure, err = c.firstFailure(ctx, client, sites, start); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
+
+// firstFailure returns when the run of failed probes still going on at t began (any of the
+// sites, any location), to within firstFailureStep; zero when no probe was failing at t.
+func (c *Client) firstFailure(ctx context.Context, client string, sites []string, t time.Time) (time.Time, error) {
+	r := v1.Range{Start: t.Add(-firstFailureLookback), End: t, Step: firstFailureStep}
+	m, err := c.rangeQuery(ctx, "min("+selector("probe_success", client, sites)+")", r)
+	if err != nil || len(m) == 0 {
+		return time.Time{}, err
+	}
+	var first time.Time
+	for ps, i := m[0].Values, len(m[0].Values)-1; i >= 0 && ps[i].Value == 0; i-- {
+		first = ps[i].Timestamp.Time().UTC()
+	}
+	return first, nil
+}
+
+// How far back and how finely firstFailure looks: alerts fire within a few minutes of the
+// first failed probe, and probes run every 15 s by default.
+const (
+	firstFailureLookback = 30 * time.Minute
+	firstFailureStep     = 5 * time.Second
+)
 
 // Day is one day of a site's uptime bar; Ratio is -1 when there is no data.
 type Day struct {

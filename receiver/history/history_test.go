@@ -69,6 +69,17 @@ func TestPrometheusHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The alert fires a few minutes into the outage; the outage began at the first failed probe.
+	fired, err := c.Availability(ctx, "acme", []string{"shop"}, down.Add(3*time.Minute), up.Add(-time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fired.FirstFailure.Equal(down) {
+		t.Errorf("first failed probe = %s, want %s", fired.FirstFailure, down)
+	}
+	if healthy, err := c.Availability(ctx, "acme", []string{"blog"}, down.Add(3*time.Minute), up); err != nil || !healthy.FirstFailure.IsZero() {
+		t.Errorf("first failure of a healthy site = %s, %v; want none", healthy.FirstFailure, err)
+	}
 	if v, ok := a.During["shop"]; !ok || v != 0 {
 		t.Errorf("shop's availability during the outage = %v (present %v), want 0", v, ok)
 	}

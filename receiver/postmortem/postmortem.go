@@ -37,6 +37,9 @@ func IsEditKind(kind string) bool { return strings.HasPrefix(kind, "postmortem_"
 type Availability struct {
 	During map[string]float64 // between the start and the recovery
 	Days30 map[string]float64 // the 30 days up to the resolution
+	// FirstFailure is when the run of failed probes that fired the alert began; zero when
+	// unknown. Alerts carry the time they fired, a `for` later than the outage began.
+	FirstFailure time.Time
 }
 
 // Input is everything a draft is made of.
@@ -134,9 +137,13 @@ func Draft(in Input) *Report {
 			r.Notices++
 		}
 	}
-	r.Milestones = milestones(inc, r.ResponseLog)
-	if !inc.StartedAt.IsZero() && !inc.DetectedAt.IsZero() {
-		r.TimeToDetect = nonNegative(inc.DetectedAt.Sub(inc.StartedAt))
+	began := inc.StartedAt
+	if a := in.Availability; a != nil && !a.FirstFailure.IsZero() && (began.IsZero() || a.FirstFailure.Before(began)) {
+		began = a.FirstFailure
+	}
+	r.Milestones = milestones(inc, r.ResponseLog, began)
+	if !began.IsZero() && !inc.DetectedAt.IsZero() {
+		r.TimeToDetect = nonNegative(inc.DetectedAt.Sub(began))
 	}
 	if !inc.AcknowledgedAt.IsZero() {
 		r.TimeToAcknowledge = nonNegative(inc.AcknowledgedAt.Sub(inc.DetectedAt))
@@ -145,7 +152,7 @@ func Draft(in Input) *Report {
 		r.TimeToFirstNotice = nonNegative(inc.FirstNoticeAt.Sub(inc.DetectedAt))
 	}
 	if !inc.RecoveredAt.IsZero() {
-		r.TimeToRecover = nonNegative(inc.RecoveredAt.Sub(inc.StartedAt))
+		r.TimeToRecover = nonNegative(inc.RecoveredAt.Sub(began))
 		r.Duration = r.TimeToRecover
 	}
 	return r
@@ -153,15 +160,21 @@ func Draft(in Input) *Report {
 
 func nonNegative(d time.Duration) time.Duration { return max(d, 0) }
 
-// milestones picks the playbook's moments from the incident and its log, in time order.
-func milestones(inc *store.Incident, log []store.TimelineEntry) []Milestone {
+// milestones picks the playbook's moments from the incident and its log, in time order;
+// began is when the outage began (the first failed probe when Prometheus knows it).
+func milestones(inc *store.Incident, log []store.TimelineEntry, began time.Time) []Milestone {
 	var ms []Milestone
 	add := func(at time.Time, what string) {
 		if !at.IsZero() {
 			ms = append(ms, Milestone{At: at, What: what})
 		}
 	}
-	add(inc.StartedAt, "Started: first failing probe alert")
+	if began.Before(inc.StartedAt) {
+		add(began, "Started: first failed probe (Prometheus)")
+		add(inc.StartedAt, "Alert fired")
+	} else {
+		add(inc.StartedAt, "Started: first failing probe alert")
+	}
 	add(inc.DetectedAt, "Detected: incident opened")
 	if inc.Assessment.Owner != "" {
 		add(inc.DetectedAt, "Owner assigned: "+inc.Assessment.Owner+" (on call)")

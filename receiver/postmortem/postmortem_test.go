@@ -137,6 +137,25 @@ func TestDraftMeasures(t *testing.T) {
 	}
 }
 
+// With Prometheus' probe history, the outage begins at the first failed probe, before the
+// alert fired, and the times to detect and to recover count from there.
+func TestDraftMeasuresFromFirstFailedProbe(t *testing.T) {
+	in := resolvedInput()
+	in.Availability.FirstFailure = at(-45 * time.Second)
+	r := Draft(in)
+	if r.TimeToDetect != time.Minute+45*time.Second || r.TimeToRecover != 41*time.Minute+45*time.Second {
+		t.Errorf("time to detect %s, to recover %s; want 1m45s and 41m45s", r.TimeToDetect, r.TimeToRecover)
+	}
+	if len(r.Milestones) < 2 || !r.Milestones[0].At.Equal(at(-45*time.Second)) || r.Milestones[1].What != "Alert fired" {
+		t.Errorf("milestones begin %+v, want the first failed probe, then the alert", r.Milestones[:min(2, len(r.Milestones))])
+	}
+	// A first failure after the alert (a different run of failures) changes nothing.
+	in.Availability.FirstFailure = at(time.Minute)
+	if r := Draft(in); r.TimeToDetect != time.Minute {
+		t.Errorf("time to detect = %s, want 1m from the alert", r.TimeToDetect)
+	}
+}
+
 func TestPostmortemRootCauseEditWins(t *testing.T) {
 	in := resolvedInput()
 	in.Timeline = append(in.Timeline, entry(3*time.Hour, "carol", KindRootCause, "A slow query held connections"))
