@@ -70,16 +70,30 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Update runs fn in one transaction (READ COMMITTED; row locks and version checks give the
 // isolation the lifecycle needs) and commits when fn returns nil.
+//
+// Round trips are what a transaction costs here, so tx saves them: BEGIN goes out with the
+// first statement, and writes are queued and sent with the next read or with the COMMIT.
+// A write's error (ErrConflict included) therefore surfaces from a later call of fn or from
+// Update itself; either way the transaction is rolled back and Update returns it.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
-	pgTx, err := s.pool.Begin(ctx)
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	defer pgTx.Rollback(ctx) //nolint:errcheck // a no-op after Commit; a broken connection is discarded by the pool
-	if err := fn(&tx{tx: pgTx}); err != nil {
+	// Release discards a connection left inside a transaction (rollback failed).
+	defer conn.Release()
+	t := &tx{conn: conn}
+	if err := fn(t); err != nil {
+		t.rollback(ctx)
 		return err
 	}
-	if err := pgTx.Commit(ctx); err != nil {
+	if !t.begun && len(t.pending.QueuedQueries) == 0 {
+		return nil // fn neither read nor wrote
+	}
+	var b pgx.Batch
+	b.Queue(`COMMIT`)
+	if err := t.send(ctx, &b); err != nil {
+		t.rollback(ctx)
 		return fmt.Errorf("commit transaction: %w", conflict(err))
 	}
 	return nil
@@ -96,6 +110,9 @@ type querier interface {
 // unique violations (a concurrent transaction created the same thing), serialization
 // failures and deadlocks. Other errors are returned unchanged.
 func conflict(err error) error {
+	if errors.Is(err, store.ErrConflict) {
+		return err // marked already
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
@@ -120,7 +137,62 @@ func fromNanos(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-type tx struct{ tx pgx.Tx }
+// tx is one transaction on one pooled connection (see Update).
+type tx struct {
+	conn    *pgxpool.Conn
+	begun   bool      // BEGIN was sent
+	pending pgx.Batch // writes not sent yet; their callbacks turn results into errors
+}
+
+// send sends the pending writes, then b's statements (b may be nil), in one round trip,
+// preceded by BEGIN on the first call, and runs the statements' callbacks in order. A
+// failed statement aborts the transaction: its error is returned and later ones are skipped.
+func (t *tx) send(ctx context.Context, b *pgx.Batch) error {
+	var all pgx.Batch
+	if !t.begun {
+		all.Queue(`BEGIN`)
+		t.begun = true
+	}
+	all.QueuedQueries = append(all.QueuedQueries, t.pending.QueuedQueries...)
+	if b != nil {
+		all.QueuedQueries = append(all.QueuedQueries, b.QueuedQueries...)
+	}
+	t.pending = pgx.Batch{}
+	return t.conn.SendBatch(ctx, &all).Close()
+}
+
+// flush sends the pending writes (and BEGIN), for reads that go through a querier.
+func (t *tx) flush(ctx context.Context) error {
+	if err := t.send(ctx, nil); err != nil {
+		return conflict(err)
+	}
+	return nil
+}
+
+// queue adds a write to the pending batch. Its error is wrapped with what; check, if not
+// nil, judges its command tag (rows affected).
+func (t *tx) queue(what string, check func(pgconn.CommandTag) error, sql string, args ...any) {
+	t.pending.Queue(sql, args...).Fn = func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, conflict(err))
+		}
+		if check != nil {
+			return check(tag)
+		}
+		return nil
+	}
+}
+
+// rollback ends a transaction fn gave up or that failed. When even that fails, the
+// connection is still inside the transaction and Release discards it.
+func (t *tx) rollback(ctx context.Context) {
+	if t.begun && t.conn.Conn().PgConn().TxStatus() != 'I' {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_, _ = t.conn.Exec(rctx, `ROLLBACK`)
+	}
+}
 
 // keyLockClass is the first half of the two-part advisory lock keys that serialise the
 // transactions recording alerts of one incident key (the second half is the key's hash).
@@ -129,7 +201,8 @@ const keyLockClass = 1
 
 // RecordAlertEvents inserts each event with ON CONFLICT DO NOTHING and, for a firing event,
 // checks in the same statement whether its resolution was already recorded. All statements
-// go to the server in one batch, one round trip; each sees the events inserted before it.
+// go to the server in one batch, one round trip (with the transaction's BEGIN: it is the
+// webhook's first statement); each sees the events inserted before it.
 //
 // It first takes a transaction-scoped advisory lock per incident key, so transactions that
 // record alerts of one key run one after the other, as on SQLite. Without it, a firing and a
@@ -172,29 +245,21 @@ func (t *tx) RecordAlertEvents(ctx context.Context, events []store.AlertEvent) (
 		}
 	}
 	for _, k := range keys {
-		b.Queue(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, keyLockClass, k)
-	}
-	for _, i := range order {
-		ev := events[i]
-		b.Queue(q, ev.Key, ev.Alert.Fingerprint, nanos(ev.Alert.StartsAt), ev.Alert.Status)
-	}
-	br := t.tx.SendBatch(ctx, &b)
-	for range keys {
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return nil, fmt.Errorf("lock incident key: %w", conflict(err))
-		}
+		b.Queue(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, keyLockClass, k).Exec(func(pgconn.CommandTag) error { return nil })
 	}
 	isFresh := make([]bool, len(events))
 	for _, i := range order {
-		var inserted, overtaken bool
-		if err := br.QueryRow().Scan(&inserted, &overtaken); err != nil {
-			br.Close()
-			return nil, fmt.Errorf("record alert event: %w", conflict(err))
-		}
-		isFresh[i] = inserted && !overtaken
+		ev := events[i]
+		b.Queue(q, ev.Key, ev.Alert.Fingerprint, nanos(ev.Alert.StartsAt), ev.Alert.Status).QueryRow(func(row pgx.Row) error {
+			var inserted, overtaken bool
+			if err := row.Scan(&inserted, &overtaken); err != nil {
+				return err
+			}
+			isFresh[i] = inserted && !overtaken
+			return nil
+		})
 	}
-	if err := br.Close(); err != nil {
+	if err := t.send(ctx, &b); err != nil {
 		return nil, fmt.Errorf("record alert events: %w", conflict(err))
 	}
 	var fresh []store.AlertEvent
@@ -223,8 +288,7 @@ func scanIncident(row pgx.Row) (*store.Incident, error) {
 }
 
 func (t *tx) OpenIncidentByKey(ctx context.Context, key string) (*store.Incident, error) {
-	inc, err := scanIncident(t.tx.QueryRow(ctx,
-		`SELECT `+incidentColumns+` FROM incidents WHERE key = $1 AND state <> 'resolved' FOR UPDATE`, key))
+	inc, err := t.incident(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE key = $1 AND state <> 'resolved' FOR UPDATE`, key)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -235,7 +299,29 @@ func (t *tx) OpenIncidentByKey(ctx context.Context, key string) (*store.Incident
 }
 
 func (t *tx) Incident(ctx context.Context, id string) (*store.Incident, error) {
-	return getIncident(ctx, t.tx, id, " FOR UPDATE")
+	inc, err := t.incident(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = $1 FOR UPDATE`, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("incident %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("incident %s: %w", id, conflict(err))
+	}
+	return inc, nil
+}
+
+// incident runs a one-incident query after the pending writes, in one round trip.
+func (t *tx) incident(ctx context.Context, query string, args ...any) (*store.Incident, error) {
+	var inc *store.Incident
+	var b pgx.Batch
+	b.Queue(query, args...).QueryRow(func(row pgx.Row) error {
+		var err error
+		inc, err = scanIncident(row)
+		return err
+	})
+	if err := t.send(ctx, &b); err != nil {
+		return nil, err
+	}
+	return inc, nil
 }
 
 func getIncident(ctx context.Context, q querier, id, lock string) (*store.Incident, error) {
@@ -250,7 +336,10 @@ func getIncident(ctx context.Context, q querier, id, lock string) (*store.Incide
 }
 
 func (t *tx) OpenIncidents(ctx context.Context) ([]*store.Incident, error) {
-	return listIncidents(ctx, t.tx, store.IncidentFilter{Open: true, Limit: -1})
+	if err := t.flush(ctx); err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
+	}
+	return listIncidents(ctx, t.conn, store.IncidentFilter{Open: true, Limit: -1})
 }
 
 func listIncidents(ctx context.Context, q querier, f store.IncidentFilter) ([]*store.Incident, error) {
@@ -302,14 +391,15 @@ func listIncidents(ctx context.Context, q querier, f store.IncidentFilter) ([]*s
 // OpenClients returns the distinct clients of open, non-drill incidents, sorted, from the
 // incidents_open_clients partial index: no incident is decoded.
 func (t *tx) OpenClients(ctx context.Context) ([]string, error) {
-	rows, err := t.tx.Query(ctx,
-		`SELECT DISTINCT client FROM incidents WHERE state <> 'resolved' AND NOT drill ORDER BY client`)
-	if err != nil {
-		return nil, fmt.Errorf("clients with open incidents: %w", err)
-	}
-	clients, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("clients with open incidents: %w", err)
+	var clients []string
+	var b pgx.Batch
+	b.Queue(`SELECT DISTINCT client FROM incidents WHERE state <> 'resolved' AND NOT drill ORDER BY client`).Query(func(rows pgx.Rows) error {
+		var err error
+		clients, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err := t.send(ctx, &b); err != nil {
+		return nil, fmt.Errorf("clients with open incidents: %w", conflict(err))
 	}
 	return clients, nil
 }
@@ -324,17 +414,15 @@ func (t *tx) CreateIncident(ctx context.Context, inc *store.Incident) error {
 	if err != nil {
 		return fmt.Errorf("encode incident: %w", err)
 	}
-	tag, err := t.tx.Exec(ctx,
-		`INSERT INTO incidents (id, key, client, state, drill, started_at, version, data)
+	t.queue("create incident "+inc.ID, func(tag pgconn.CommandTag) error {
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("create incident %s for %s (the key has an open incident, or the ID exists): %w", created.ID, created.Key, store.ErrConflict)
+		}
+		return nil
+	}, `INSERT INTO incidents (id, key, client, state, drill, started_at, version, data)
 		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
 		created.ID, created.Key, created.Client, string(created.State), created.Drill, nanos(created.StartedAt), created.Version, string(data))
-	if err != nil {
-		return fmt.Errorf("create incident %s: %w", inc.ID, conflict(err))
-	}
-	if tag.RowsAffected() != 1 {
-		return fmt.Errorf("create incident %s for %s (the key has an open incident, or the ID exists): %w", inc.ID, inc.Key, store.ErrConflict)
-	}
-	inc.Version = 1
+	inc.Version = 1 // if the insert fails, so does the transaction
 	return nil
 }
 
@@ -346,16 +434,15 @@ func (t *tx) UpdateIncident(ctx context.Context, inc *store.Incident) error {
 		return fmt.Errorf("encode incident: %w", err)
 	}
 	// Re-opening (state leaves resolved) may hit the one-open-per-key index: conflict().
-	tag, err := t.tx.Exec(ctx,
-		`UPDATE incidents SET state = $1, client = $2, drill = $3, version = $4, data = $5 WHERE id = $6 AND version = $7`,
-		string(next.State), next.Client, next.Drill, next.Version, string(data), inc.ID, inc.Version)
-	if err != nil {
-		return fmt.Errorf("update incident %s: %w", inc.ID, conflict(err))
-	}
-	if tag.RowsAffected() != 1 {
-		return fmt.Errorf("update incident %s (version %d): %w", inc.ID, inc.Version, store.ErrConflict)
-	}
-	inc.Version = next.Version
+	id, version := inc.ID, inc.Version
+	t.queue("update incident "+id, func(tag pgconn.CommandTag) error {
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("update incident %s (version %d): %w", id, version, store.ErrConflict)
+		}
+		return nil
+	}, `UPDATE incidents SET state = $1, client = $2, drill = $3, version = $4, data = $5 WHERE id = $6 AND version = $7`,
+		string(next.State), next.Client, next.Drill, next.Version, string(data), id, version)
+	inc.Version = next.Version // if the update fails, so does the transaction
 	return nil
 }
 
@@ -363,21 +450,20 @@ func (t *tx) AppendTimeline(ctx context.Context, entries ...store.TimelineEntry)
 	if len(entries) == 0 {
 		return nil
 	}
-	// One statement per entry, sent as one batch: statements run in order, so the bigserial
-	// IDs follow the order of entries.
-	var b pgx.Batch
+	// One statement per entry, queued: statements run in order, so the bigserial IDs follow
+	// the order of entries.
 	for _, e := range entries {
-		b.Queue(`INSERT INTO timeline (incident_id, at, actor, kind, text) VALUES ($1, $2, $3, $4, $5)`,
+		t.queue("append timeline", nil, `INSERT INTO timeline (incident_id, at, actor, kind, text) VALUES ($1, $2, $3, $4, $5)`,
 			e.IncidentID, nanos(e.At), e.Actor, e.Kind, e.Text)
-	}
-	if err := t.tx.SendBatch(ctx, &b).Close(); err != nil {
-		return fmt.Errorf("append timeline: %w", conflict(err))
 	}
 	return nil
 }
 
 func (t *tx) Timeline(ctx context.Context, incidentID string) ([]store.TimelineEntry, error) {
-	return timeline(ctx, t.tx, incidentID)
+	if err := t.flush(ctx); err != nil {
+		return nil, fmt.Errorf("timeline: %w", err)
+	}
+	return timeline(ctx, t.conn, incidentID)
 }
 
 func timeline(ctx context.Context, q querier, incidentID string) ([]store.TimelineEntry, error) {
@@ -407,103 +493,83 @@ func (t *tx) EnqueueNotices(ctx context.Context, notices ...store.Notice) error 
 	if len(notices) == 0 {
 		return nil
 	}
-	// One round trip for all; in order, so seq follows the order of notices.
-	var b pgx.Batch
+	// Queued in order, so seq follows the order of notices.
 	for _, n := range notices {
 		due := n.NextAttemptAt
 		if due.IsZero() {
 			due = n.CreatedAt
 		}
 		// ON CONFLICT (id): the ID is the idempotency key, a notice is enqueued once.
-		b.Queue(`INSERT INTO notices (id, incident_id, channel, audience, event, subject, text, payload, status, created_at, next_attempt_at)
+		t.queue("enqueue notices", nil, `INSERT INTO notices (id, incident_id, channel, audience, event, subject, text, payload, status, created_at, next_attempt_at)
 			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10) ON CONFLICT (id) DO NOTHING`,
 			n.ID, n.IncidentID, n.Channel, n.Audience, n.Event, n.Subject, n.Text, n.Payload, nanos(n.CreatedAt), nanos(due))
-	}
-	if err := t.tx.SendBatch(ctx, &b).Close(); err != nil {
-		return fmt.Errorf("enqueue notices: %w", conflict(err))
 	}
 	return nil
 }
 
 func (t *tx) SetTimer(ctx context.Context, tm store.Timer) error {
-	if _, err := t.tx.Exec(ctx,
-		`INSERT INTO timers (subject, kind, due_at) VALUES ($1, $2, $3)
+	t.queue("set timer", nil, `INSERT INTO timers (subject, kind, due_at) VALUES ($1, $2, $3)
 		 ON CONFLICT (subject, kind) DO UPDATE SET due_at = excluded.due_at, lease_owner = '', lease_until = 0`,
-		tm.Subject, string(tm.Kind), nanos(tm.DueAt)); err != nil {
-		return fmt.Errorf("set timer: %w", conflict(err))
-	}
+		tm.Subject, string(tm.Kind), nanos(tm.DueAt))
 	return nil
 }
 
 func (t *tx) CancelTimers(ctx context.Context, subject string, kinds ...store.TimerKind) error {
-	var err error
 	if len(kinds) == 0 {
-		_, err = t.tx.Exec(ctx, `DELETE FROM timers WHERE subject = $1`, subject)
-	} else {
-		names := make([]string, len(kinds))
-		for i, k := range kinds {
-			names[i] = string(k)
-		}
-		_, err = t.tx.Exec(ctx, `DELETE FROM timers WHERE subject = $1 AND kind = ANY($2)`, subject, names)
+		t.queue("cancel timers", nil, `DELETE FROM timers WHERE subject = $1`, subject)
+		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("cancel timers: %w", conflict(err))
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = string(k)
 	}
+	t.queue("cancel timers", nil, `DELETE FROM timers WHERE subject = $1 AND kind = ANY($2)`, subject, names)
 	return nil
 }
 
 // TakeTimer first locks the timer's incident (when the subject is one), then the timer. The
 // lifecycle changes an incident and then its timers; firing a timer in the opposite order
 // would let the two deadlock.
-// Both statements go in one batch (one round trip), executed in order.
+// Both statements go after the pending writes, in one round trip, executed in order.
 func (t *tx) TakeTimer(ctx context.Context, tm store.Timer) (bool, error) {
+	var taken bool
 	var b pgx.Batch
-	b.Queue(`SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE`, tm.Subject)
-	b.Queue(`DELETE FROM timers WHERE subject = $1 AND kind = $2 AND due_at = $3`, tm.Subject, string(tm.Kind), nanos(tm.DueAt))
-	br := t.tx.SendBatch(ctx, &b)
-	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return false, fmt.Errorf("take timer: lock incident %s: %w", tm.Subject, conflict(err))
+	b.Queue(`SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE`, tm.Subject).Exec(func(pgconn.CommandTag) error { return nil })
+	b.Queue(`DELETE FROM timers WHERE subject = $1 AND kind = $2 AND due_at = $3`, tm.Subject, string(tm.Kind), nanos(tm.DueAt)).
+		Exec(func(tag pgconn.CommandTag) error {
+			taken = tag.RowsAffected() == 1
+			return nil
+		})
+	if err := t.send(ctx, &b); err != nil {
+		return false, fmt.Errorf("take timer %s/%s: %w", tm.Subject, tm.Kind, conflict(err))
 	}
-	tag, err := br.Exec()
-	if err != nil {
-		return false, fmt.Errorf("take timer: %w", conflict(err))
-	}
-	if err := br.Close(); err != nil {
-		return false, fmt.Errorf("take timer: %w", conflict(err))
-	}
-	return tag.RowsAffected() == 1, nil
+	return taken, nil
 }
 
 func (t *tx) RecordDeploy(ctx context.Context, d store.Deploy) error {
-	if _, err := t.tx.Exec(ctx,
-		`INSERT INTO deploys (client, site, at, version, description, actor) VALUES ($1, $2, $3, $4, $5, $6)`,
-		d.Client, d.Site, nanos(d.At), d.Version, d.Description, d.Actor); err != nil {
-		return fmt.Errorf("record deploy: %w", conflict(err))
-	}
+	t.queue("record deploy", nil, `INSERT INTO deploys (client, site, at, version, description, actor) VALUES ($1, $2, $3, $4, $5, $6)`,
+		d.Client, d.Site, nanos(d.At), d.Version, d.Description, d.Actor)
 	return nil
 }
 
 func (t *tx) Deploys(ctx context.Context, client string, since time.Time) ([]store.Deploy, error) {
-	rows, err := t.tx.Query(ctx,
-		`SELECT client, site, at, version, description, actor FROM deploys WHERE client = $1 AND at >= $2 ORDER BY at DESC, id DESC`,
-		client, nanos(since))
-	if err != nil {
-		return nil, fmt.Errorf("deploys: %w", err)
-	}
-	defer rows.Close()
 	var out []store.Deploy
-	for rows.Next() {
-		var d store.Deploy
-		var at int64
-		if err := rows.Scan(&d.Client, &d.Site, &at, &d.Version, &d.Description, &d.Actor); err != nil {
-			return nil, fmt.Errorf("deploys: %w", err)
+	var b pgx.Batch
+	b.Queue(`SELECT client, site, at, version, description, actor FROM deploys WHERE client = $1 AND at >= $2 ORDER BY at DESC, id DESC`,
+		client, nanos(since)).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var d store.Deploy
+			var at int64
+			if err := rows.Scan(&d.Client, &d.Site, &at, &d.Version, &d.Description, &d.Actor); err != nil {
+				return err
+			}
+			d.At = fromNanos(at)
+			out = append(out, d)
 		}
-		d.At = fromNanos(at)
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("deploys: %w", err)
+		return rows.Err()
+	})
+	if err := t.send(ctx, &b); err != nil {
+		return nil, fmt.Errorf("deploys: %w", conflict(err))
 	}
 	return out, nil
 }
