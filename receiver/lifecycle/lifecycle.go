@@ -232,7 +232,13 @@ func (s *Service) assess(ctx context.Context, tx store.Tx, cfg *config.Config, c
 	f := incident.Facts{Owner: oncall.Owner(&cfg.OnCall, 0, now)}
 	var err error
 	var clients []string
-	if oc, ok := tx.(store.OpenClientsTx); ok {
+	since := now.Add(-cfg.Timers.DeployWindow)
+	at, both := tx.(store.AssessTx)
+	if both {
+		if clients, f.RecentDeploys, err = at.OpenClientsAndDeploys(ctx, client, since); err != nil {
+			return f, err
+		}
+	} else if oc, ok := tx.(store.OpenClientsTx); ok {
 		if clients, err = oc.OpenClients(ctx); err != nil {
 			return f, err
 		}
@@ -253,8 +259,10 @@ func (s *Service) assess(ctx context.Context, tx store.Tx, cfg *config.Config, c
 		}
 	}
 	slices.Sort(f.OtherClients)
-	if f.RecentDeploys, err = tx.Deploys(ctx, client, now.Add(-cfg.Timers.DeployWindow)); err != nil {
-		return f, err
+	if !both {
+		if f.RecentDeploys, err = tx.Deploys(ctx, client, since); err != nil {
+			return f, err
+		}
 	}
 	return f, nil
 }

@@ -249,6 +249,12 @@ type OpenClientsTx interface {
 	OpenClients(ctx context.Context) ([]string, error)
 }
 
+// AssessTx is an optional fast path of Tx for the assessment of a new incident: what
+// OpenClientsTx.OpenClients and Tx.Deploys return, in one round trip to the database.
+type AssessTx interface {
+	OpenClientsAndDeploys(ctx context.Context, client string, since time.Time) ([]string, []Deploy, error)
+}
+
 // SeenChecker is an optional fast path of Store: whether every event was already recorded,
 // answered from a read-only connection. A "yes" is final (events are never deleted), so the
 // webhook answers a repeat without taking the writer; a "no" goes through

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -606,6 +607,20 @@ func testDeploys(t *testing.T, s store.Store) {
 		}
 		if len(all) != 2 || all[0].Version != "v2" {
 			t.Errorf("Deploys(acme) = %+v, want v2 then v1", all)
+		}
+		// The fast path answers as OpenClients and Deploys do, here inside the transaction
+		// that recorded the deploys and opened an incident (queued writes are read back).
+		if at, ok := tx.(store.AssessTx); ok {
+			if err := tx.CreateIncident(ctx, newIncident("i1", `client="beta",site="x"`, "beta", t0)); err != nil {
+				return err
+			}
+			clients, deploys, err := at.OpenClientsAndDeploys(ctx, "acme", t0.Add(-time.Hour))
+			if err != nil {
+				return err
+			}
+			if !slices.Equal(clients, []string{"beta"}) || len(deploys) != 1 || deploys[0].Version != "v2" {
+				t.Errorf("OpenClientsAndDeploys(acme, last hour) = %v, %+v; want [beta], v2", clients, deploys)
+			}
 		}
 		return nil
 	})

@@ -37,6 +37,7 @@ var (
 	_ store.Store         = (*Store)(nil)
 	_ store.SeenChecker   = (*Store)(nil)
 	_ store.OpenClientsTx = (*tx)(nil)
+	_ store.AssessTx      = (*tx)(nil)
 )
 
 // Open connects to the database at url (postgres://user:password@host:port/db?sslmode=...;
@@ -393,15 +394,32 @@ func listIncidents(ctx context.Context, q querier, f store.IncidentFilter) ([]*s
 func (t *tx) OpenClients(ctx context.Context) ([]string, error) {
 	var clients []string
 	var b pgx.Batch
-	b.Queue(`SELECT DISTINCT client FROM incidents WHERE state <> 'resolved' AND NOT drill ORDER BY client`).Query(func(rows pgx.Rows) error {
-		var err error
-		clients, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		return err
-	})
+	queueOpenClients(&b, &clients)
 	if err := t.send(ctx, &b); err != nil {
 		return nil, fmt.Errorf("clients with open incidents: %w", conflict(err))
 	}
 	return clients, nil
+}
+
+func queueOpenClients(b *pgx.Batch, clients *[]string) {
+	b.Queue(`SELECT DISTINCT client FROM incidents WHERE state <> 'resolved' AND NOT drill ORDER BY client`).Query(func(rows pgx.Rows) error {
+		var err error
+		*clients, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+}
+
+// OpenClientsAndDeploys is OpenClients and Deploys in one round trip.
+func (t *tx) OpenClientsAndDeploys(ctx context.Context, client string, since time.Time) ([]string, []store.Deploy, error) {
+	var clients []string
+	var deploys []store.Deploy
+	var b pgx.Batch
+	queueOpenClients(&b, &clients)
+	queueDeploys(&b, client, since, &deploys)
+	if err := t.send(ctx, &b); err != nil {
+		return nil, nil, fmt.Errorf("clients with open incidents, deploys: %w", conflict(err))
+	}
+	return clients, deploys, nil
 }
 
 // CreateIncident uses ON CONFLICT DO NOTHING rather than letting the unique index raise: an
@@ -555,6 +573,14 @@ func (t *tx) RecordDeploy(ctx context.Context, d store.Deploy) error {
 func (t *tx) Deploys(ctx context.Context, client string, since time.Time) ([]store.Deploy, error) {
 	var out []store.Deploy
 	var b pgx.Batch
+	queueDeploys(&b, client, since, &out)
+	if err := t.send(ctx, &b); err != nil {
+		return nil, fmt.Errorf("deploys: %w", conflict(err))
+	}
+	return out, nil
+}
+
+func queueDeploys(b *pgx.Batch, client string, since time.Time, out *[]store.Deploy) {
 	b.Queue(`SELECT client, site, at, version, description, actor FROM deploys WHERE client = $1 AND at >= $2 ORDER BY at DESC, id DESC`,
 		client, nanos(since)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
@@ -564,14 +590,10 @@ func (t *tx) Deploys(ctx context.Context, client string, since time.Time) ([]sto
 				return err
 			}
 			d.At = fromNanos(at)
-			out = append(out, d)
+			*out = append(*out, d)
 		}
 		return rows.Err()
 	})
-	if err := t.send(ctx, &b); err != nil {
-		return nil, fmt.Errorf("deploys: %w", conflict(err))
-	}
-	return out, nil
 }
 
 // Incident returns one incident.
