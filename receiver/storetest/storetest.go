@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AlertEventDedup", testAlertEventDedup},
 		{"IncidentLifecycle", testIncidentLifecycle},
 		{"OneOpenIncidentPerKey", testOneOpenIncidentPerKey},
+		{"OpenIncidentByKeyAfterWrites", testOpenIncidentByKeyAfterWrites},
 		{"ConcurrentCreate", testConcurrentCreate},
 		{"StaleVersion", testStaleVersion},
 		{"RollbackOnError", testRollbackOnError},
@@ -169,6 +170,50 @@ func testIncidentLifecycle(t *testing.T, s store.Store) {
 	if _, err := s.Incident(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Incident(nope) err = %v, want ErrNotFound", err)
 	}
+}
+
+// testOpenIncidentByKeyAfterWrites: within the webhook's transaction (record events, read
+// the key's open incident, write it, read again), every read sees the writes before it.
+func testOpenIncidentByKeyAfterWrites(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	k := `client="acme",site="shop"`
+	firing := func(fp string) []store.AlertEvent {
+		return []store.AlertEvent{{Key: k, Alert: store.Alert{Fingerprint: fp, Status: "firing", StartsAt: t0}}}
+	}
+	update(t, s, func(tx store.Tx) error {
+		if _, err := tx.RecordAlertEvents(ctx, firing("a")); err != nil {
+			return err
+		}
+		if cur, err := tx.OpenIncidentByKey(ctx, k); err != nil || cur != nil {
+			t.Fatalf("OpenIncidentByKey before any incident = %+v, %v; want nil", cur, err)
+		}
+		if err := tx.CreateIncident(ctx, newIncident("i1", k, "acme", t0)); err != nil {
+			return err
+		}
+		cur, err := tx.OpenIncidentByKey(ctx, k)
+		if err != nil || cur == nil || cur.ID != "i1" || cur.Version != 1 {
+			t.Fatalf("OpenIncidentByKey after CreateIncident = %+v, %v; want i1 version 1", cur, err)
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error {
+		if _, err := tx.RecordAlertEvents(ctx, firing("b")); err != nil {
+			return err
+		}
+		cur, err := tx.OpenIncidentByKey(ctx, k)
+		if err != nil || cur == nil || cur.Version != 1 {
+			t.Fatalf("OpenIncidentByKey in the next transaction = %+v, %v; want i1 version 1", cur, err)
+		}
+		cur.Owner = "alice"
+		if err := tx.UpdateIncident(ctx, cur); err != nil {
+			return err
+		}
+		again, err := tx.OpenIncidentByKey(ctx, k)
+		if err != nil || again == nil || again.Version != 2 || again.Owner != "alice" {
+			t.Fatalf("OpenIncidentByKey after UpdateIncident = %+v, %v; want version 2 owned by alice", again, err)
+		}
+		return nil
+	})
 }
 
 func testOneOpenIncidentPerKey(t *testing.T, s store.Store) {

@@ -143,6 +143,9 @@ type tx struct {
 	conn    *pgxpool.Conn
 	begun   bool      // BEGIN was sent
 	pending pgx.Batch // writes not sent yet; their callbacks turn results into errors
+	// openByKey holds the open incidents (nil: none) of the keys RecordAlertEvents read
+	// ahead, locked, for the next OpenIncidentByKey of each key.
+	openByKey map[string]*store.Incident
 }
 
 // send sends the pending writes, then b's statements (b may be nil), in one round trip,
@@ -205,6 +208,9 @@ const keyLockClass = 1
 // go to the server in one batch, one round trip (with the transaction's BEGIN: it is the
 // webhook's first statement); each sees the events inserted before it.
 //
+// The same batch reads ahead, and locks, the open incident of each key, which the webhook
+// asks for next (OpenIncidentByKey).
+//
 // It first takes a transaction-scoped advisory lock per incident key, so transactions that
 // record alerts of one key run one after the other, as on SQLite. Without it, a firing and a
 // resolved notification of a new alert arriving at two replicas at once would each miss the
@@ -260,8 +266,26 @@ func (t *tx) RecordAlertEvents(ctx context.Context, events []store.AlertEvent) (
 			return nil
 		})
 	}
+	// The webhook asks next for the open incident of each key: read (and lock) them now,
+	// after the key locks, saving a round trip per key.
+	open := map[string]*store.Incident{}
+	b.Queue(`SELECT `+incidentColumns+` FROM incidents WHERE key = ANY($1) AND state <> 'resolved' ORDER BY key FOR UPDATE`, keys).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				inc, err := scanIncident(rows)
+				if err != nil {
+					return err
+				}
+				open[inc.Key] = inc
+			}
+			return rows.Err()
+		})
 	if err := t.send(ctx, &b); err != nil {
 		return nil, fmt.Errorf("record alert events: %w", conflict(err))
+	}
+	t.openByKey = make(map[string]*store.Incident, len(keys))
+	for _, k := range keys {
+		t.openByKey[k] = open[k]
 	}
 	var fresh []store.AlertEvent
 	for i, ev := range events {
@@ -289,6 +313,10 @@ func scanIncident(row pgx.Row) (*store.Incident, error) {
 }
 
 func (t *tx) OpenIncidentByKey(ctx context.Context, key string) (*store.Incident, error) {
+	if inc, ok := t.openByKey[key]; ok {
+		delete(t.openByKey, key) // read ahead for one use: later calls see later writes
+		return inc, nil
+	}
 	inc, err := t.incident(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE key = $1 AND state <> 'resolved' FOR UPDATE`, key)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
@@ -426,6 +454,7 @@ func (t *tx) OpenClientsAndDeploys(ctx context.Context, client string, since tim
 // error would abort the whole transaction, while "no row inserted" leaves the caller free
 // to handle store.ErrConflict as it likes.
 func (t *tx) CreateIncident(ctx context.Context, inc *store.Incident) error {
+	delete(t.openByKey, inc.Key)
 	created := *inc
 	created.Version = 1
 	data, err := json.Marshal(&created)
@@ -445,6 +474,7 @@ func (t *tx) CreateIncident(ctx context.Context, inc *store.Incident) error {
 }
 
 func (t *tx) UpdateIncident(ctx context.Context, inc *store.Incident) error {
+	delete(t.openByKey, inc.Key)
 	next := *inc
 	next.Version++
 	data, err := json.Marshal(&next)
