@@ -205,7 +205,9 @@ type IncidentFilter struct {
 }
 
 // Tx is one transaction. All methods act inside it; nothing is visible to others before
-// Update returns nil.
+// Update returns nil. A backend may send writes later than the call (PostgreSQL queues them
+// until the next read or the commit), so a write's error, ErrConflict included, can come
+// from a later call or from Update: callers pass errors up, and reads see earlier writes.
 type Tx interface {
 	// RecordAlertEvents inserts events that were not seen before and returns those that
 	// matter: newly inserted ones, minus firing events whose (Key, Fingerprint, StartsAt)
