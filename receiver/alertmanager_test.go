@@ -67,7 +67,7 @@ receivers:
 	if err := os.WriteFile(filepath.Join(dir, "am.yml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin,
 		"--config.file="+filepath.Join(dir, "am.yml"),
@@ -88,14 +88,7 @@ receivers:
 			t.Logf("alertmanager on %d logs:\n%s", port, logs.String())
 		}
 	})
-	waitFor(t, "alertmanager ready", 20*time.Second, func() bool {
-		resp, err := http.Get(fmtURL(port, "/-/ready"))
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	testutil.WaitHTTPOK(t, 20*time.Second, fmtURL(port, "/-/ready"))
 	return port
 }
 
@@ -135,15 +128,17 @@ func TestRecordedAlertmanagerPayloads(t *testing.T) {
 	for _, am := range []int{am1, am2} {
 		postAlerts(t, am, []map[string]any{siteDown, watchdog})
 	}
-	waitFor(t, "firing notifications from both Alertmanagers", 20*time.Second, func() bool {
-		return len(rec.withStatus("/api/v1/webhook", "firing")) >= 2 && len(rec.withStatus("/api/v1/watchdog", "firing")) >= 1
+	testutil.WaitFor(t, 20*time.Second, "firing notifications from both Alertmanagers", func() (bool, string) {
+		webhook, watchdog := len(rec.withStatus("/api/v1/webhook", "firing")), len(rec.withStatus("/api/v1/watchdog", "firing"))
+		return webhook >= 2 && watchdog >= 1, fmt.Sprintf("%d firing webhook and %d firing watchdog notifications", webhook, watchdog)
 	})
 	siteDown["endsAt"] = time.Now().UTC()
 	for _, am := range []int{am1, am2} {
 		postAlerts(t, am, []map[string]any{siteDown})
 	}
-	waitFor(t, "resolved notifications from both Alertmanagers", 20*time.Second, func() bool {
-		return len(rec.withStatus("/api/v1/webhook", "resolved")) >= 2
+	testutil.WaitFor(t, 20*time.Second, "resolved notifications from both Alertmanagers", func() (bool, string) {
+		resolved := len(rec.withStatus("/api/v1/webhook", "resolved"))
+		return resolved >= 2, fmt.Sprintf("%d resolved webhook notifications", resolved)
 	})
 	firing := rec.withStatus("/api/v1/webhook", "firing")
 	resolved := rec.withStatus("/api/v1/webhook", "resolved")

@@ -82,7 +82,7 @@ type process struct {
 
 func startProcess(t *testing.T, bin, cfg, db string) *process {
 	t.Helper()
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	p := &process{logs: &bytes.Buffer{}, base: fmtURL(port, "")}
 	p.cmd = exec.Command(bin, "--config.file="+cfg, "--storage.path="+db,
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port), "--log.level=debug")
@@ -98,14 +98,7 @@ func startProcess(t *testing.T, bin, cfg, db string) *process {
 			t.Logf("receiver logs:\n%s", p.logs)
 		}
 	})
-	waitFor(t, "receiver ready", 30*time.Second, func() bool {
-		resp, err := http.Get(p.base + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	testutil.WaitHTTPOK(t, 30*time.Second, p.base+"/-/ready")
 	return p
 }
 
@@ -150,13 +143,15 @@ outbox: {lease: 4s, interval: 100ms}
 	_ = first.cmd.Wait()
 
 	second := startProcess(t, bin, cfg, db)
-	waitFor(t, "redelivery after the lease expired", 30*time.Second, func() bool {
-		_, _, accepted := ch.snapshot("incident.opened")
-		return accepted >= 1
+	testutil.WaitFor(t, 30*time.Second, "redelivery after the lease expired", func() (bool, string) {
+		_, attempts, accepted := ch.snapshot("incident.opened")
+		return accepted >= 1, fmt.Sprintf("%d attempts, %d accepted", attempts, accepted)
 	})
-	waitFor(t, "an empty outbox", 10*time.Second, func() bool {
+	testutil.WaitFor(t, 10*time.Second, "an empty outbox", func() (bool, string) {
 		_, m := get(t, second.base+"/metrics", "")
-		return strings.Contains(m, "siteward_outbox_pending 0\n")
+		_, pending, _ := strings.Cut(m, "\nsiteward_outbox_pending ")
+		pending, _, _ = strings.Cut(pending, "\n")
+		return strings.Contains(m, "siteward_outbox_pending 0\n"), "siteward_outbox_pending " + pending
 	})
 	ids, attempts, accepted := ch.snapshot("incident.opened")
 	if ids != 1 || accepted != 1 || attempts != 2 {

@@ -7,13 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/siteward/siteward/receiver"
 )
@@ -47,18 +45,6 @@ func startReceiver(t *testing.T, configFile string) string {
 		t.Fatalf("receiver.Run: %v", err)
 	}
 	return ""
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func post(t *testing.T, url, token string, body []byte) (int, map[string]any) {
@@ -140,16 +126,6 @@ func TestReload(t *testing.T) {
 	if !strings.Contains(metrics, "siteward_receiver_config_last_reload_successful 0") {
 		t.Error("failed reload not visible in siteward_receiver_config_last_reload_successful")
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func mustJSON(v any) []byte {

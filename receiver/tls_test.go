@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/siteward/siteward/internal/testutil"
 	"github.com/siteward/siteward/receiver"
 )
 
@@ -91,9 +93,9 @@ func TestWebConfigTLS(t *testing.T) {
 	var resp *http.Response
 	var err error
 	// The TLS listener comes up right after Ready; poll briefly.
-	waitFor(t, "HTTPS answer", 10*time.Second, func() bool {
+	testutil.WaitFor(t, 10*time.Second, "HTTPS answer", func() (bool, string) {
 		resp, err = client.Get("https://" + a + "/-/healthy")
-		return err == nil
+		return err == nil, fmt.Sprint(err)
 	})
 	resp.Body.Close()
 	if resp.StatusCode != 200 || resp.TLS == nil {

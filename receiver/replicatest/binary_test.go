@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -48,16 +47,19 @@ func TestBinaryReplicas(t *testing.T) {
 	_ = victim.cmd.Wait()
 
 	live := startBinary(t, bin, dbURL, writeConfig(t, channel.URL+"/live"))
-	waitFor(t, "the notice re-sent after the dead process's lease", func() bool {
+	testutil.WaitFor(t, waitTimeout, "the notice re-sent after the dead process's lease", func() (bool, string) {
 		posts, _, _ := channel.snapshot()
 		total := 0
 		for _, n := range posts {
 			total += n
 		}
-		return total >= 2
+		return total >= 2, fmt.Sprintf("%d POSTs", total)
 	})
-	waitFor(t, "an empty outbox", func() bool {
-		return strings.Contains(get(t, live.url+"/metrics"), "siteward_outbox_pending 0\n")
+	testutil.WaitFor(t, waitTimeout, "an empty outbox", func() (bool, string) {
+		m := get(t, live.url+"/metrics")
+		_, pending, _ := strings.Cut(m, "\nsiteward_outbox_pending ")
+		pending, _, _ = strings.Cut(pending, "\n")
+		return strings.Contains(m, "siteward_outbox_pending 0\n"), "siteward_outbox_pending " + pending
 	})
 	posts, accepted, viaVictim := channel.snapshot()
 	for id, n := range posts {
@@ -116,12 +118,7 @@ type binaryReplica struct {
 // startBinary starts siteward-receiver on dbURL and waits until it is ready.
 func startBinary(t *testing.T, bin, dbURL, config string) *binaryReplica {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testutil.FreeAddr(t)
 	r := &binaryReplica{url: "http://" + addr, logs: &bytes.Buffer{}}
 	r.cmd = exec.Command(bin, "--config.file="+config, "--storage.postgres-url="+dbURL, "--web.listen-address="+addr)
 	r.cmd.Stdout, r.cmd.Stderr = r.logs, r.logs
@@ -135,14 +132,7 @@ func startBinary(t *testing.T, bin, dbURL, config string) *binaryReplica {
 			t.Logf("receiver logs:\n%s", r.logs)
 		}
 	})
-	waitFor(t, "the receiver to be ready", func() bool {
-		resp, err := http.Get(r.url + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	testutil.WaitHTTPOK(t, waitTimeout, r.url+"/-/ready")
 	return r
 }
 

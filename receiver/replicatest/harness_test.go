@@ -250,15 +250,6 @@ func (c *countingChannel) snapshot() (posts map[string]int, accepted map[string]
 	return posts, accepted
 }
 
-// waitFor polls cond until it holds, failing the test after a generous bound (a hang, not
-// a speed check).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval of a condition, not synchronisation
-	}
-}
+// waitTimeout bounds the tests' waits for a condition generously: it catches a hang, it is
+// not a speed check.
+const waitTimeout = 60 * time.Second

@@ -2,10 +2,12 @@ package replicatest
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/siteward/siteward/internal/testutil"
 	"github.com/siteward/siteward/receiver/store"
 	"github.com/siteward/siteward/receiver/store/postgres/pgtest"
 )
@@ -34,7 +36,10 @@ func TestDatabaseOutage(t *testing.T) {
 	if code := postWebhook(client, r.url, before); code != http.StatusOK {
 		t.Fatalf("webhook before the outage: %d, want 200", code)
 	}
-	waitFor(t, "the first notice", func() bool { _, accepted, _ := channel.snapshot(); return len(accepted) == 1 })
+	testutil.WaitFor(t, waitTimeout, "the first notice", func() (bool, string) {
+		_, accepted, _ := channel.snapshot()
+		return len(accepted) == 1, fmt.Sprintf("%d accepted", len(accepted))
+	})
 
 	cluster.Stop(t)
 	if code := postWebhook(client, r.url, during); code/100 != 5 {
@@ -45,7 +50,10 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 
 	cluster.Start(t)
-	waitFor(t, "/-/ready to recover", func() bool { return ready() == http.StatusOK })
+	testutil.WaitFor(t, waitTimeout, "/-/ready to recover", func() (bool, string) {
+		code := ready()
+		return code == http.StatusOK, fmt.Sprintf("status %d", code)
+	})
 	// Alertmanager retries the refused notification and repeats the accepted one.
 	for _, body := range [][]byte{during, before} {
 		if code := postWebhook(client, r.url, body); code != http.StatusOK {
@@ -53,10 +61,10 @@ func TestDatabaseOutage(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	waitFor(t, "both notices", func() bool {
+	testutil.WaitFor(t, waitTimeout, "both notices", func() (bool, string) {
 		_, accepted, _ := channel.snapshot()
 		pending, err := r.store.PendingNotices(ctx)
-		return err == nil && pending == 0 && len(accepted) == 2
+		return err == nil && pending == 0 && len(accepted) == 2, fmt.Sprintf("%d accepted, %d pending (error %v)", len(accepted), pending, err)
 	})
 
 	incidents, err := r.store.Incidents(ctx, store.IncidentFilter{})

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/siteward/siteward/internal/testutil"
 	"github.com/siteward/siteward/receiver/notify"
 	"github.com/siteward/siteward/receiver/store"
 	"github.com/siteward/siteward/receiver/store/postgres/pgtest"
@@ -131,13 +132,13 @@ func TestReceiverReplicas(t *testing.T) {
 
 	live := replicas[0].store
 	ctx := context.Background()
-	waitFor(t, "resolved incidents and an empty outbox", func() bool {
+	testutil.WaitFor(t, waitTimeout, "resolved incidents and an empty outbox", func() (bool, string) {
 		resolved, err := live.Incidents(ctx, store.IncidentFilter{State: store.StateResolved, Limit: 1000})
 		if err != nil || len(resolved) != sites/2 {
-			return false
+			return false, fmt.Sprintf("%d of %d incidents resolved (error %v)", len(resolved), sites/2, err)
 		}
 		pending, err := live.PendingNotices(ctx)
-		return err == nil && pending == 0
+		return err == nil && pending == 0, fmt.Sprintf("%d pending (error %v)", pending, err)
 	})
 
 	incidents, err := live.Incidents(ctx, store.IncidentFilter{Limit: 1000})

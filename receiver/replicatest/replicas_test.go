@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/siteward/siteward/internal/testutil"
 	"github.com/siteward/siteward/receiver/notify"
 	"github.com/siteward/siteward/receiver/store"
 	"github.com/siteward/siteward/receiver/store/postgres/pgtest"
@@ -108,10 +109,10 @@ func TestReplicasShareTheWork(t *testing.T) {
 	ctx := context.Background()
 	waitForOutbox := func(want int) {
 		t.Helper()
-		waitFor(t, fmt.Sprintf("%d accepted notices and an empty outbox", want), func() bool {
+		testutil.WaitFor(t, waitTimeout, fmt.Sprintf("%d accepted notices and an empty outbox", want), func() (bool, string) {
 			_, accepted := channel.snapshot()
 			pending, err := live.PendingNotices(ctx)
-			return err == nil && pending == 0 && len(accepted) >= want
+			return err == nil && pending == 0 && len(accepted) >= want, fmt.Sprintf("%d accepted, %d pending (error %v)", len(accepted), pending, err)
 		})
 	}
 	waitForOutbox(keys)

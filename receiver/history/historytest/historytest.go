@@ -4,8 +4,6 @@ package historytest
 
 import (
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,7 +69,7 @@ func Start(t *testing.T, samples []Sample) string {
 	if err := os.WriteFile(cfg, []byte("global: {}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	cmd := exec.Command(prometheus, "--config.file="+cfg, "--storage.tsdb.path="+data,
 		"--storage.tsdb.retention.time=200d", "--web.listen-address="+addr)
 	var logs strings.Builder
@@ -79,30 +77,14 @@ func Start(t *testing.T, samples []Sample) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// Cleanups run last-registered first: the logs are read once the process has ended.
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("prometheus logs:\n%s", logs.String())
+		}
+	})
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	url := "http://" + addr
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(url + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return url
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready at %s: %v\n%s", url, err, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond) // polling readiness, not synchronising on time
-	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	testutil.WaitHTTPOK(t, 30*time.Second, url+"/-/ready")
+	return url
 }

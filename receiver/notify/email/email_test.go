@@ -19,6 +19,7 @@ import (
 	commoncfg "github.com/prometheus/common/config"
 	"gopkg.in/yaml.v3"
 
+	"github.com/siteward/siteward/internal/testutil"
 	"github.com/siteward/siteward/receiver/notify"
 	"github.com/siteward/siteward/receiver/notify/internal/notifytest"
 )
@@ -344,14 +345,8 @@ func TestPermanentRecipientFailure(t *testing.T) {
 }
 
 func TestConnectionRefusedIsRetryable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	n := newNotifier(t, Config{Smarthost: addr, From: "a@example.org", To: []string{"b@example.org"}})
-	err = n.Notify(context.Background(), notifytest.Message())
+	n := newNotifier(t, Config{Smarthost: testutil.FreeAddr(t), From: "a@example.org", To: []string{"b@example.org"}})
+	err := n.Notify(context.Background(), notifytest.Message())
 	if ok, _ := notify.IsRetryable(err); !ok || !strings.Contains(err.Error(), "email: connecting") {
 		t.Fatalf("got %v, want retryable connect error", err)
 	}

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/prometheus/common/promslog"
 
+	"github.com/siteward/siteward/internal/testutil"
 	"github.com/siteward/siteward/receiver/store"
 	"github.com/siteward/siteward/receiver/store/postgres/pgtest"
 	"github.com/siteward/siteward/receiver/storetest"
@@ -32,13 +32,7 @@ func TestStoreSuite(t *testing.T) {
 }
 
 func TestOpenErrors(t *testing.T) {
-	// A port nothing listens on: take a free one and close it.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedPort := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	closedPort := testutil.FreePort(t) // nothing listens on it
 	for _, tc := range []struct {
 		name, url, want string
 	}{

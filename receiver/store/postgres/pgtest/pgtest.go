@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -94,7 +93,7 @@ func StartCluster(t testing.TB) *Cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	c := &Cluster{dir: dir, port: freePort(t), bindir: bindir}
+	c := &Cluster{dir: dir, port: testutil.FreePort(t), bindir: bindir}
 	if os.Getuid() == 0 {
 		c.asUser = []string{"runuser", "-u", "postgres", "--"}
 		if out, err := exec.Command("chown", "postgres", dir).CombinedOutput(); err != nil {
@@ -170,14 +169,4 @@ func serverBinDir(t testing.TB) string {
 func majorVersion(bindir string) int {
 	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(bindir)))
 	return v
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
