@@ -370,7 +370,7 @@ func startPipeline(t *testing.T, o pipelineOptions) *pipeline {
 
 	// The processes bind their ports later: take them from below the ephemeral range, where
 	// the demo sites' listeners on ":0" cannot take them first.
-	free := func() string { return testutil.FreeAddrBelowEphemeral(t) }
+	free := func() string { return testutil.FreeAddr(t) }
 	a := addrs{exporter: free(), receiver: free(), prometheus: free()}
 	for range o.alertmanagers {
 		a.alertmanagers = append(a.alertmanagers, free())

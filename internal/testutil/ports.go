@@ -8,28 +8,11 @@ import (
 	"testing"
 )
 
-// FreePort returns a loopback TCP port the kernel handed out and that was free a moment ago
-// (for programs that take a port number, such as postgres -p).
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// FreeAddr returns "127.0.0.1:port" for a FreePort: for a server the test starts itself, or
-// for an address nothing listens on.
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
-}
-
-// Ports from FreeAddrBelowEphemeral come from below Linux's ephemeral range (32768-60999),
-// where the kernel never assigns a port to a bind(":0") or an outgoing connection, and each is
-// handed out once per test process.
+// Ports come from below Linux's ephemeral range (32768-60999), where the kernel never assigns
+// a port to a bind(":0") or an outgoing connection: a test passes the address to a program
+// that binds it a moment later, and a port from the ephemeral range could be taken in between.
+// Each port is handed out once per test process; the random start keeps the test processes
+// of one `go test ./...` apart.
 const (
 	portLow  = 20000
 	portHigh = 32768
@@ -41,12 +24,10 @@ var (
 	portUsed = map[int]bool{}
 )
 
-// FreeAddrBelowEphemeral returns "127.0.0.1:port" for a port below the ephemeral range that no
-// one listened on a moment ago and that this test process has not handed out before. Use it
-// for addresses passed to other programs that bind them later: a port from the ephemeral range
-// (FreeAddr) could be taken, between the pick and the program's bind, by any listener on ":0"
-// or any outgoing connection.
-func FreeAddrBelowEphemeral(t testing.TB) string {
+// FreePort returns a loopback TCP port below the ephemeral range that nothing listened on a
+// moment ago and that this test process has not handed out before (for programs that take a
+// port number, such as postgres -p).
+func FreePort(t testing.TB) int {
 	t.Helper()
 	portMu.Lock()
 	defer portMu.Unlock()
@@ -59,15 +40,21 @@ func FreeAddrBelowEphemeral(t testing.TB) string {
 		if portUsed[port] {
 			continue
 		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		l, err := net.Listen("tcp", addr)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
 			continue
 		}
 		l.Close()
 		portUsed[port] = true
-		return addr
+		return port
 	}
 	t.Fatalf("no free port in %d-%d", portLow, portHigh-1)
-	return ""
+	return 0
+}
+
+// FreeAddr returns "127.0.0.1:port" for a FreePort: for a server the test or another program
+// starts, or for an address nothing listens on.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
 }

@@ -114,17 +114,17 @@ func TestFreeAddr(t *testing.T) {
 	l.Close()
 }
 
-func TestFreeAddrBelowEphemeral(t *testing.T) {
+func TestFreeAddrBelowEphemeralOnce(t *testing.T) {
 	seen := map[string]bool{}
 	for range 20 {
-		addr := FreeAddrBelowEphemeral(t)
+		addr := FreeAddr(t)
 		host, portText, err := net.SplitHostPort(addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		port, _ := strconv.Atoi(portText)
 		if host != "127.0.0.1" || port < portLow || port >= portHigh {
-			t.Errorf("FreeAddrBelowEphemeral = %q, want 127.0.0.1 and a port in %d-%d", addr, portLow, portHigh-1)
+			t.Errorf("FreeAddr = %q, want 127.0.0.1 and a port in %d-%d", addr, portLow, portHigh-1)
 		}
 		if seen[addr] {
 			t.Errorf("%s handed out twice", addr)
