@@ -47,9 +47,6 @@ type Options struct {
 	Reload <-chan struct{}
 	// Ready is called with the bound address once the server listens.
 	Ready func(addr string)
-	// Extra registers more routes on the mux (HTML pages, later features); authorized
-	// reports whether a request carries a configured API token (or none are configured).
-	Extra func(mux *http.ServeMux, svc *lifecycle.Service, authorized func(*http.Request) bool)
 }
 
 // state is what a reload swaps.
@@ -180,9 +177,6 @@ func Run(ctx context.Context, o Options) error {
 		}
 		fmt.Fprintln(w, "Reloaded")
 	})
-	if o.Extra != nil {
-		o.Extra(mux, r.svc, a.Authorized)
-	}
 
 	addr := o.ListenAddress
 	if addr == "" {
