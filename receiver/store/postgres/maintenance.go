@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/siteward/siteward/receiver/store"
+	"github.com/siteward/siteward/receiver/store/internal/sqlrow"
 )
 
 var _ store.MaintenanceStore = (*Store)(nil)
@@ -19,7 +20,7 @@ func (s *Store) AddMaintenance(ctx context.Context, w store.MaintenanceWindow) e
 	}
 	if _, err := s.pool.Exec(ctx,
 		`INSERT INTO maintenance (id, client, sites, start_at, end_at, description, actor, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		w.ID, w.Client, string(sites), nanos(w.Start), nanos(w.End), w.Description, w.Actor, nanos(w.CreatedAt)); err != nil {
+		w.ID, w.Client, string(sites), sqlrow.Nanos(w.Start), sqlrow.Nanos(w.End), w.Description, w.Actor, sqlrow.Nanos(w.CreatedAt)); err != nil {
 		return fmt.Errorf("insert maintenance window: %w", err)
 	}
 	return nil
@@ -28,23 +29,17 @@ func (s *Store) AddMaintenance(ctx context.Context, w store.MaintenanceWindow) e
 // MaintenanceWindows implements store.MaintenanceStore.
 func (s *Store) MaintenanceWindows(ctx context.Context, since time.Time) ([]store.MaintenanceWindow, error) {
 	rows, err := s.pool.Query(ctx,
-		`SELECT id, client, sites, start_at, end_at, description, actor, created_at FROM maintenance WHERE end_at > $1 ORDER BY start_at, id`, nanos(since))
+		`SELECT `+sqlrow.MaintenanceColumns+` FROM maintenance WHERE end_at > $1 ORDER BY start_at, id`, sqlrow.Nanos(since))
 	if err != nil {
 		return nil, fmt.Errorf("query maintenance windows: %w", err)
 	}
 	defer rows.Close()
 	var out []store.MaintenanceWindow
 	for rows.Next() {
-		var w store.MaintenanceWindow
-		var sites string
-		var start, end, created int64
-		if err := rows.Scan(&w.ID, &w.Client, &sites, &start, &end, &w.Description, &w.Actor, &created); err != nil {
-			return nil, fmt.Errorf("scan maintenance window: %w", err)
+		w, err := sqlrow.ScanMaintenanceWindow(rows)
+		if err != nil {
+			return nil, err
 		}
-		if err := json.Unmarshal([]byte(sites), &w.Sites); err != nil {
-			return nil, fmt.Errorf("decode maintenance sites: %w", err)
-		}
-		w.Start, w.End, w.CreatedAt = fromNanos(start), fromNanos(end), fromNanos(created)
 		out = append(out, w)
 	}
 	return out, rows.Err()

@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/siteward/siteward/receiver/store"
+	"github.com/siteward/siteward/receiver/store/internal/sqlrow"
 )
 
 // Store is the PostgreSQL backend. It is safe for concurrent use, also by several processes.
@@ -122,20 +123,6 @@ func conflict(err error) error {
 		}
 	}
 	return err
-}
-
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
 }
 
 // tx is one transaction on one pooled connection (see Update).
@@ -257,7 +244,7 @@ func (t *tx) RecordAlertEvents(ctx context.Context, events []store.AlertEvent) (
 	isFresh := make([]bool, len(events))
 	for _, i := range order {
 		ev := events[i]
-		b.Queue(q, ev.Key, ev.Alert.Fingerprint, nanos(ev.Alert.StartsAt), ev.Alert.Status).QueryRow(func(row pgx.Row) error {
+		b.Queue(q, ev.Key, ev.Alert.Fingerprint, sqlrow.Nanos(ev.Alert.StartsAt), ev.Alert.Status).QueryRow(func(row pgx.Row) error {
 			var inserted, overtaken bool
 			if err := row.Scan(&inserted, &overtaken); err != nil {
 				return err
@@ -269,10 +256,10 @@ func (t *tx) RecordAlertEvents(ctx context.Context, events []store.AlertEvent) (
 	// The webhook asks next for the open incident of each key: read (and lock) them now,
 	// after the key locks, saving a round trip per key.
 	open := map[string]*store.Incident{}
-	b.Queue(`SELECT `+incidentColumns+` FROM incidents WHERE key = ANY($1) AND state <> 'resolved' ORDER BY key FOR UPDATE`, keys).
+	b.Queue(`SELECT `+sqlrow.IncidentColumns+` FROM incidents WHERE key = ANY($1) AND state <> 'resolved' ORDER BY key FOR UPDATE`, keys).
 		Query(func(rows pgx.Rows) error {
 			for rows.Next() {
-				inc, err := scanIncident(rows)
+				inc, err := sqlrow.ScanIncident(rows)
 				if err != nil {
 					return err
 				}
@@ -296,28 +283,12 @@ func (t *tx) RecordAlertEvents(ctx context.Context, events []store.AlertEvent) (
 	return fresh, nil
 }
 
-const incidentColumns = `data, version`
-
-func scanIncident(row pgx.Row) (*store.Incident, error) {
-	var data []byte
-	var version int64
-	if err := row.Scan(&data, &version); err != nil {
-		return nil, err
-	}
-	inc := &store.Incident{}
-	if err := json.Unmarshal(data, inc); err != nil {
-		return nil, fmt.Errorf("decode incident: %w", err)
-	}
-	inc.Version = version
-	return inc, nil
-}
-
 func (t *tx) OpenIncidentByKey(ctx context.Context, key string) (*store.Incident, error) {
 	if inc, ok := t.openByKey[key]; ok {
 		delete(t.openByKey, key) // read ahead for one use: later calls see later writes
 		return inc, nil
 	}
-	inc, err := t.incident(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE key = $1 AND state <> 'resolved' FOR UPDATE`, key)
+	inc, err := t.incident(ctx, `SELECT `+sqlrow.IncidentColumns+` FROM incidents WHERE key = $1 AND state <> 'resolved' FOR UPDATE`, key)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -328,7 +299,7 @@ func (t *tx) OpenIncidentByKey(ctx context.Context, key string) (*store.Incident
 }
 
 func (t *tx) Incident(ctx context.Context, id string) (*store.Incident, error) {
-	inc, err := t.incident(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = $1 FOR UPDATE`, id)
+	inc, err := t.incident(ctx, `SELECT `+sqlrow.IncidentColumns+` FROM incidents WHERE id = $1 FOR UPDATE`, id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("incident %s: %w", id, store.ErrNotFound)
 	}
@@ -344,7 +315,7 @@ func (t *tx) incident(ctx context.Context, query string, args ...any) (*store.In
 	var b pgx.Batch
 	b.Queue(query, args...).QueryRow(func(row pgx.Row) error {
 		var err error
-		inc, err = scanIncident(row)
+		inc, err = sqlrow.ScanIncident(row)
 		return err
 	})
 	if err := t.send(ctx, &b); err != nil {
@@ -354,7 +325,7 @@ func (t *tx) incident(ctx context.Context, query string, args ...any) (*store.In
 }
 
 func getIncident(ctx context.Context, q querier, id, lock string) (*store.Incident, error) {
-	inc, err := scanIncident(q.QueryRow(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = $1`+lock, id))
+	inc, err := sqlrow.ScanIncident(q.QueryRow(ctx, `SELECT `+sqlrow.IncidentColumns+` FROM incidents WHERE id = $1`+lock, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("incident %s: %w", id, store.ErrNotFound)
 	}
@@ -387,7 +358,7 @@ func listIncidents(ctx context.Context, q querier, f store.IncidentFilter) ([]*s
 	if f.Client != "" {
 		where = append(where, "client = "+arg(f.Client))
 	}
-	query := `SELECT ` + incidentColumns + ` FROM incidents`
+	query := `SELECT ` + sqlrow.IncidentColumns + ` FROM incidents`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -405,7 +376,7 @@ func listIncidents(ctx context.Context, q querier, f store.IncidentFilter) ([]*s
 	defer rows.Close()
 	var out []*store.Incident
 	for rows.Next() {
-		inc, err := scanIncident(rows)
+		inc, err := sqlrow.ScanIncident(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list incidents: %w", err)
 		}
@@ -468,7 +439,7 @@ func (t *tx) CreateIncident(ctx context.Context, inc *store.Incident) error {
 		return nil
 	}, `INSERT INTO incidents (id, key, client, state, drill, started_at, version, data)
 		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-		created.ID, created.Key, created.Client, string(created.State), created.Drill, nanos(created.StartedAt), created.Version, string(data))
+		created.ID, created.Key, created.Client, string(created.State), created.Drill, sqlrow.Nanos(created.StartedAt), created.Version, string(data))
 	inc.Version = 1 // if the insert fails, so does the transaction
 	return nil
 }
@@ -502,7 +473,7 @@ func (t *tx) AppendTimeline(ctx context.Context, entries ...store.TimelineEntry)
 	// the order of entries.
 	for _, e := range entries {
 		t.queue("append timeline", nil, `INSERT INTO timeline (incident_id, at, actor, kind, text) VALUES ($1, $2, $3, $4, $5)`,
-			e.IncidentID, nanos(e.At), e.Actor, e.Kind, e.Text)
+			e.IncidentID, sqlrow.Nanos(e.At), e.Actor, e.Kind, e.Text)
 	}
 	return nil
 }
@@ -528,7 +499,7 @@ func timeline(ctx context.Context, q querier, incidentID string) ([]store.Timeli
 		if err := rows.Scan(&e.ID, &e.IncidentID, &at, &e.Actor, &e.Kind, &e.Text); err != nil {
 			return nil, fmt.Errorf("timeline: %w", err)
 		}
-		e.At = fromNanos(at)
+		e.At = sqlrow.FromNanos(at)
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
@@ -550,7 +521,7 @@ func (t *tx) EnqueueNotices(ctx context.Context, notices ...store.Notice) error 
 		// ON CONFLICT (id): the ID is the idempotency key, a notice is enqueued once.
 		t.queue("enqueue notices", nil, `INSERT INTO notices (id, incident_id, channel, audience, event, subject, text, payload, status, created_at, next_attempt_at)
 			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10) ON CONFLICT (id) DO NOTHING`,
-			n.ID, n.IncidentID, n.Channel, n.Audience, n.Event, n.Subject, n.Text, n.Payload, nanos(n.CreatedAt), nanos(due))
+			n.ID, n.IncidentID, n.Channel, n.Audience, n.Event, n.Subject, n.Text, n.Payload, sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(due))
 	}
 	return nil
 }
@@ -558,7 +529,7 @@ func (t *tx) EnqueueNotices(ctx context.Context, notices ...store.Notice) error 
 func (t *tx) SetTimer(ctx context.Context, tm store.Timer) error {
 	t.queue("set timer", nil, `INSERT INTO timers (subject, kind, due_at) VALUES ($1, $2, $3)
 		 ON CONFLICT (subject, kind) DO UPDATE SET due_at = excluded.due_at, lease_owner = '', lease_until = 0`,
-		tm.Subject, string(tm.Kind), nanos(tm.DueAt))
+		tm.Subject, string(tm.Kind), sqlrow.Nanos(tm.DueAt))
 	return nil
 }
 
@@ -583,7 +554,7 @@ func (t *tx) TakeTimer(ctx context.Context, tm store.Timer) (bool, error) {
 	var taken bool
 	var b pgx.Batch
 	b.Queue(`SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE`, tm.Subject).Exec(func(pgconn.CommandTag) error { return nil })
-	b.Queue(`DELETE FROM timers WHERE subject = $1 AND kind = $2 AND due_at = $3`, tm.Subject, string(tm.Kind), nanos(tm.DueAt)).
+	b.Queue(`DELETE FROM timers WHERE subject = $1 AND kind = $2 AND due_at = $3`, tm.Subject, string(tm.Kind), sqlrow.Nanos(tm.DueAt)).
 		Exec(func(tag pgconn.CommandTag) error {
 			taken = tag.RowsAffected() == 1
 			return nil
@@ -596,7 +567,7 @@ func (t *tx) TakeTimer(ctx context.Context, tm store.Timer) (bool, error) {
 
 func (t *tx) RecordDeploy(ctx context.Context, d store.Deploy) error {
 	t.queue("record deploy", nil, `INSERT INTO deploys (client, site, at, version, description, actor) VALUES ($1, $2, $3, $4, $5, $6)`,
-		d.Client, d.Site, nanos(d.At), d.Version, d.Description, d.Actor)
+		d.Client, d.Site, sqlrow.Nanos(d.At), d.Version, d.Description, d.Actor)
 	return nil
 }
 
@@ -612,14 +583,14 @@ func (t *tx) Deploys(ctx context.Context, client string, since time.Time) ([]sto
 
 func queueDeploys(b *pgx.Batch, client string, since time.Time, out *[]store.Deploy) {
 	b.Queue(`SELECT client, site, at, version, description, actor FROM deploys WHERE client = $1 AND at >= $2 ORDER BY at DESC, id DESC`,
-		client, nanos(since)).Query(func(rows pgx.Rows) error {
+		client, sqlrow.Nanos(since)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var d store.Deploy
 			var at int64
 			if err := rows.Scan(&d.Client, &d.Site, &at, &d.Version, &d.Description, &d.Actor); err != nil {
 				return err
 			}
-			d.At = fromNanos(at)
+			d.At = sqlrow.FromNanos(at)
 			*out = append(*out, d)
 		}
 		return rows.Err()
@@ -655,7 +626,7 @@ func scanNotices(rows pgx.Rows) ([]store.Notice, error) {
 			return nil, fmt.Errorf("notices: %w", err)
 		}
 		n.Status = store.NoticeStatus(status)
-		n.CreatedAt, n.NextAttemptAt, n.SentAt = fromNanos(created), fromNanos(next), fromNanos(sent)
+		n.CreatedAt, n.NextAttemptAt, n.SentAt = sqlrow.FromNanos(created), sqlrow.FromNanos(next), sqlrow.FromNanos(sent)
 		out = append(out, n)
 	}
 	if err := rows.Err(); err != nil {
@@ -700,7 +671,7 @@ func (s *Store) ClaimNotices(ctx context.Context, owner string, now time.Time, l
 				'notice ' || id || ' to channel ' || channel || ': retried after replica ' || cut_off || ' stopped mid-delivery'
 			FROM claimed WHERE cut_off <> '' AND incident_id <> '' ORDER BY next_attempt_at, id)
 		 SELECT `+noticeColumns+` FROM claimed`,
-		owner, nanos(now.Add(lease)), nanos(now), limit, store.TimelineNoticeRetried)
+		owner, sqlrow.Nanos(now.Add(lease)), sqlrow.Nanos(now), limit, store.TimelineNoticeRetried)
 	if err != nil {
 		return nil, fmt.Errorf("claim notices: %w", err)
 	}
@@ -743,14 +714,14 @@ func (s *Store) finishNotice(ctx context.Context, id, query string, args ...any)
 func (s *Store) CompleteNotice(ctx context.Context, id, owner string, at time.Time) error {
 	return s.finishNotice(ctx, id,
 		`UPDATE notices SET status = 'sent', attempts = attempts + 1, sent_at = $1, last_error = '', lease_owner = '', lease_until = 0
-		 WHERE id = $2 AND lease_owner = $3 AND status = 'pending'`, nanos(at), id, owner)
+		 WHERE id = $2 AND lease_owner = $3 AND status = 'pending'`, sqlrow.Nanos(at), id, owner)
 }
 
 // RetryNotice records a failed attempt and schedules the next one.
 func (s *Store) RetryNotice(ctx context.Context, id, owner, errText string, next time.Time) error {
 	return s.finishNotice(ctx, id,
 		`UPDATE notices SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2, lease_owner = '', lease_until = 0
-		 WHERE id = $3 AND lease_owner = $4 AND status = 'pending'`, errText, nanos(next), id, owner)
+		 WHERE id = $3 AND lease_owner = $4 AND status = 'pending'`, errText, sqlrow.Nanos(next), id, owner)
 }
 
 // FailNotice marks a claimed notice permanently failed.
@@ -769,7 +740,7 @@ func (s *Store) AllAlertEventsSeen(ctx context.Context, events []store.AlertEven
 	startsAt := make([]int64, len(events))
 	statuses := make([]string, len(events))
 	for i, ev := range events {
-		keys[i], fingerprints[i], startsAt[i], statuses[i] = ev.Key, ev.Alert.Fingerprint, nanos(ev.Alert.StartsAt), ev.Alert.Status
+		keys[i], fingerprints[i], startsAt[i], statuses[i] = ev.Key, ev.Alert.Fingerprint, sqlrow.Nanos(ev.Alert.StartsAt), ev.Alert.Status
 	}
 	var seen bool
 	err := s.pool.QueryRow(ctx,
@@ -804,7 +775,7 @@ func (s *Store) ClaimTimers(ctx context.Context, owner string, now time.Time, le
 		 UPDATE timers t SET lease_owner = $1, lease_until = $2
 		 FROM due WHERE t.subject = due.subject AND t.kind = due.kind
 		 RETURNING t.subject, t.kind, t.due_at`,
-		owner, nanos(now.Add(lease)), nanos(now), limit)
+		owner, sqlrow.Nanos(now.Add(lease)), sqlrow.Nanos(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim timers: %w", err)
 	}
@@ -817,7 +788,7 @@ func (s *Store) ClaimTimers(ctx context.Context, owner string, now time.Time, le
 		if err := rows.Scan(&tm.Subject, &kind, &due); err != nil {
 			return nil, fmt.Errorf("claim timers: %w", err)
 		}
-		tm.Kind, tm.DueAt = store.TimerKind(kind), fromNanos(due)
+		tm.Kind, tm.DueAt = store.TimerKind(kind), sqlrow.FromNanos(due)
 		out = append(out, tm)
 	}
 	if err := rows.Err(); err != nil {

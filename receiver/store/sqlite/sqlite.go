@@ -19,6 +19,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/siteward/siteward/receiver/store"
+	"github.com/siteward/siteward/receiver/store/internal/sqlrow"
 )
 
 // migrations are applied in order; the database's user_version is the number applied.
@@ -252,7 +253,7 @@ type tx struct {
 const (
 	qInsertAlertEvent   = `INSERT INTO alert_events (key, fingerprint, starts_at, status) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	qAlertEventResolved = `SELECT EXISTS (SELECT 1 FROM alert_events WHERE key = ? AND fingerprint = ? AND starts_at = ? AND status = 'resolved')`
-	qOpenIncidentByKey  = `SELECT ` + incidentColumns + ` FROM incidents WHERE key = ? AND state != 'resolved'`
+	qOpenIncidentByKey  = `SELECT ` + sqlrow.IncidentColumns + ` FROM incidents WHERE key = ? AND state != 'resolved'`
 	// A loose index scan: one index seek per distinct client instead of reading every open
 	// incident (DISTINCT would), so the cost follows the number of clients, not incidents.
 	qOpenClients = `WITH RECURSIVE c(client) AS (
@@ -305,20 +306,6 @@ func (t *tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Ro
 	return t.tx.QueryRowContext(ctx, q, args...)
 }
 
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
-
 func isUniqueViolation(err error) bool {
 	var se *sqlite.Error
 	if errors.As(err, &se) {
@@ -332,7 +319,7 @@ func (t *tx) RecordAlertEvents(ctx context.Context, events []store.AlertEvent) (
 	for _, ev := range events {
 		res, err := t.ExecContext(ctx,
 			qInsertAlertEvent,
-			ev.Key, ev.Alert.Fingerprint, nanos(ev.Alert.StartsAt), ev.Alert.Status)
+			ev.Key, ev.Alert.Fingerprint, sqlrow.Nanos(ev.Alert.StartsAt), ev.Alert.Status)
 		if err != nil {
 			return nil, fmt.Errorf("record alert event: %w", err)
 		}
@@ -343,7 +330,7 @@ func (t *tx) RecordAlertEvents(ctx context.Context, events []store.AlertEvent) (
 			var overtaken bool
 			err := t.QueryRowContext(ctx,
 				qAlertEventResolved,
-				ev.Key, ev.Alert.Fingerprint, nanos(ev.Alert.StartsAt)).Scan(&overtaken)
+				ev.Key, ev.Alert.Fingerprint, sqlrow.Nanos(ev.Alert.StartsAt)).Scan(&overtaken)
 			if err != nil {
 				return nil, fmt.Errorf("record alert event: %w", err)
 			}
@@ -356,24 +343,8 @@ func (t *tx) RecordAlertEvents(ctx context.Context, events []store.AlertEvent) (
 	return fresh, nil
 }
 
-const incidentColumns = `data, version`
-
-func scanIncident(row interface{ Scan(...any) error }) (*store.Incident, error) {
-	var data []byte
-	var version int64
-	if err := row.Scan(&data, &version); err != nil {
-		return nil, err
-	}
-	inc := &store.Incident{}
-	if err := json.Unmarshal(data, inc); err != nil {
-		return nil, fmt.Errorf("decode incident: %w", err)
-	}
-	inc.Version = version
-	return inc, nil
-}
-
 func (t *tx) OpenIncidentByKey(ctx context.Context, key string) (*store.Incident, error) {
-	inc, err := scanIncident(t.QueryRowContext(ctx,
+	inc, err := sqlrow.ScanIncident(t.QueryRowContext(ctx,
 		qOpenIncidentByKey, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -389,7 +360,7 @@ func (t *tx) Incident(ctx context.Context, id string) (*store.Incident, error) {
 }
 
 func getIncident(ctx context.Context, q querier, id string) (*store.Incident, error) {
-	inc, err := scanIncident(q.QueryRowContext(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, id))
+	inc, err := sqlrow.ScanIncident(q.QueryRowContext(ctx, `SELECT `+sqlrow.IncidentColumns+` FROM incidents WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("incident %s: %w", id, store.ErrNotFound)
 	}
@@ -417,7 +388,7 @@ func listIncidents(ctx context.Context, q querier, f store.IncidentFilter) ([]*s
 		where = append(where, "client = ?")
 		args = append(args, f.Client)
 	}
-	query := `SELECT ` + incidentColumns + ` FROM incidents`
+	query := `SELECT ` + sqlrow.IncidentColumns + ` FROM incidents`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -435,7 +406,7 @@ func listIncidents(ctx context.Context, q querier, f store.IncidentFilter) ([]*s
 	defer rows.Close()
 	var out []*store.Incident
 	for rows.Next() {
-		inc, err := scanIncident(rows)
+		inc, err := sqlrow.ScanIncident(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list incidents: %w", err)
 		}
@@ -470,7 +441,7 @@ func (t *tx) CreateIncident(ctx context.Context, inc *store.Incident) error {
 	}
 	_, err = t.ExecContext(ctx,
 		qInsertIncident,
-		inc.ID, inc.Key, inc.Client, string(inc.State), inc.Drill, nanos(inc.StartedAt), inc.Version, data)
+		inc.ID, inc.Key, inc.Client, string(inc.State), inc.Drill, sqlrow.Nanos(inc.StartedAt), inc.Version, data)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("create incident for %s: %w", inc.Key, store.ErrConflict)
 	}
@@ -507,7 +478,7 @@ func (t *tx) AppendTimeline(ctx context.Context, entries ...store.TimelineEntry)
 	for _, e := range entries {
 		if _, err := t.ExecContext(ctx,
 			qInsertTimeline,
-			e.IncidentID, nanos(e.At), e.Actor, e.Kind, e.Text); err != nil {
+			e.IncidentID, sqlrow.Nanos(e.At), e.Actor, e.Kind, e.Text); err != nil {
 			return fmt.Errorf("append timeline: %w", err)
 		}
 	}
@@ -532,7 +503,7 @@ func timeline(ctx context.Context, q querier, incidentID string) ([]store.Timeli
 		if err := rows.Scan(&e.ID, &e.IncidentID, &at, &e.Actor, &e.Kind, &e.Text); err != nil {
 			return nil, fmt.Errorf("timeline: %w", err)
 		}
-		e.At = fromNanos(at)
+		e.At = sqlrow.FromNanos(at)
 		out = append(out, e)
 	}
 	return out, rows.Err()
@@ -546,7 +517,7 @@ func (t *tx) EnqueueNotices(ctx context.Context, notices ...store.Notice) error 
 		}
 		if _, err := t.ExecContext(ctx,
 			qInsertNotice,
-			n.ID, n.IncidentID, n.Channel, n.Audience, n.Event, n.Subject, n.Text, n.Payload, nanos(n.CreatedAt), nanos(due)); err != nil {
+			n.ID, n.IncidentID, n.Channel, n.Audience, n.Event, n.Subject, n.Text, n.Payload, sqlrow.Nanos(n.CreatedAt), sqlrow.Nanos(due)); err != nil {
 			return fmt.Errorf("enqueue notice: %w", err)
 		}
 	}
@@ -556,7 +527,7 @@ func (t *tx) EnqueueNotices(ctx context.Context, notices ...store.Notice) error 
 func (t *tx) SetTimer(ctx context.Context, tm store.Timer) error {
 	if _, err := t.ExecContext(ctx,
 		qSetTimer,
-		tm.Subject, string(tm.Kind), nanos(tm.DueAt)); err != nil {
+		tm.Subject, string(tm.Kind), sqlrow.Nanos(tm.DueAt)); err != nil {
 		return fmt.Errorf("set timer: %w", err)
 	}
 	return nil
@@ -579,7 +550,7 @@ func (t *tx) CancelTimers(ctx context.Context, subject string, kinds ...store.Ti
 
 func (t *tx) TakeTimer(ctx context.Context, tm store.Timer) (bool, error) {
 	res, err := t.ExecContext(ctx, qTakeTimer,
-		tm.Subject, string(tm.Kind), nanos(tm.DueAt))
+		tm.Subject, string(tm.Kind), sqlrow.Nanos(tm.DueAt))
 	if err != nil {
 		return false, fmt.Errorf("take timer: %w", err)
 	}
@@ -590,7 +561,7 @@ func (t *tx) TakeTimer(ctx context.Context, tm store.Timer) (bool, error) {
 func (t *tx) RecordDeploy(ctx context.Context, d store.Deploy) error {
 	if _, err := t.ExecContext(ctx,
 		qInsertDeploy,
-		d.Client, d.Site, nanos(d.At), d.Version, d.Description, d.Actor); err != nil {
+		d.Client, d.Site, sqlrow.Nanos(d.At), d.Version, d.Description, d.Actor); err != nil {
 		return fmt.Errorf("record deploy: %w", err)
 	}
 	return nil
@@ -599,7 +570,7 @@ func (t *tx) RecordDeploy(ctx context.Context, d store.Deploy) error {
 func (t *tx) Deploys(ctx context.Context, client string, since time.Time) ([]store.Deploy, error) {
 	rows, err := t.QueryContext(ctx,
 		qDeploys,
-		client, nanos(since))
+		client, sqlrow.Nanos(since))
 	if err != nil {
 		return nil, fmt.Errorf("deploys: %w", err)
 	}
@@ -611,7 +582,7 @@ func (t *tx) Deploys(ctx context.Context, client string, since time.Time) ([]sto
 		if err := rows.Scan(&d.Client, &d.Site, &at, &d.Version, &d.Description, &d.Actor); err != nil {
 			return nil, fmt.Errorf("deploys: %w", err)
 		}
-		d.At = fromNanos(at)
+		d.At = sqlrow.FromNanos(at)
 		out = append(out, d)
 	}
 	return out, rows.Err()
@@ -646,7 +617,7 @@ func scanNotices(rows *sql.Rows) ([]store.Notice, error) {
 			return nil, fmt.Errorf("notices: %w", err)
 		}
 		n.Status = store.NoticeStatus(status)
-		n.CreatedAt, n.NextAttemptAt, n.SentAt = fromNanos(created), fromNanos(next), fromNanos(sent)
+		n.CreatedAt, n.NextAttemptAt, n.SentAt = sqlrow.FromNanos(created), sqlrow.FromNanos(next), sqlrow.FromNanos(sent)
 		out = append(out, n)
 	}
 	return out, rows.Err()
@@ -684,7 +655,7 @@ func (s *Store) ClaimNotices(ctx context.Context, owner string, now time.Time, l
 		        'notice ' || id || ' to channel ' || channel || ': retried after replica ' || lease_owner || ' stopped mid-delivery'
 		 FROM notices WHERE id IN (`+due+`) AND lease_owner <> '' AND incident_id <> ''
 		 ORDER BY next_attempt_at, id`,
-		nanos(now), limit, store.TimelineNoticeRetried); err != nil {
+		sqlrow.Nanos(now), limit, store.TimelineNoticeRetried); err != nil {
 		return nil, fmt.Errorf("claim notices: record takeovers: %w", err)
 	}
 	rows, err := tx.QueryContext(ctx,
@@ -693,7 +664,7 @@ func (s *Store) ClaimNotices(ctx context.Context, owner string, now time.Time, l
 		        last_error = CASE WHEN lease_owner <> '' THEN 'delivery by ' || lease_owner || ' was cut off (lease expired); retrying' ELSE last_error END
 		 WHERE id IN (`+due+`)
 		 RETURNING `+noticeColumns,
-		nanos(now), limit, owner, nanos(now.Add(lease)))
+		sqlrow.Nanos(now), limit, owner, sqlrow.Nanos(now.Add(lease)))
 	if err != nil {
 		return nil, fmt.Errorf("claim notices: %w", err)
 	}
@@ -727,14 +698,14 @@ func (s *Store) finishNotice(ctx context.Context, query string, args ...any) err
 func (s *Store) CompleteNotice(ctx context.Context, id, owner string, at time.Time) error {
 	return s.finishNotice(ctx,
 		`UPDATE notices SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_error = '', lease_owner = '', lease_until = 0
-		 WHERE id = ? AND lease_owner = ? AND status = 'pending'`, nanos(at), id, owner)
+		 WHERE id = ? AND lease_owner = ? AND status = 'pending'`, sqlrow.Nanos(at), id, owner)
 }
 
 // RetryNotice records a failed attempt and schedules the next.
 func (s *Store) RetryNotice(ctx context.Context, id, owner, errText string, next time.Time) error {
 	return s.finishNotice(ctx,
 		`UPDATE notices SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, lease_owner = '', lease_until = 0
-		 WHERE id = ? AND lease_owner = ? AND status = 'pending'`, errText, nanos(next), id, owner)
+		 WHERE id = ? AND lease_owner = ? AND status = 'pending'`, errText, sqlrow.Nanos(next), id, owner)
 }
 
 // FailNotice marks a claimed notice permanently failed.
@@ -750,7 +721,7 @@ func (s *Store) AllAlertEventsSeen(ctx context.Context, events []store.AlertEven
 		var seen bool
 		if err := s.r.QueryRowContext(ctx,
 			`SELECT EXISTS (SELECT 1 FROM alert_events WHERE key = ? AND fingerprint = ? AND starts_at = ? AND status = ?)`,
-			ev.Key, ev.Alert.Fingerprint, nanos(ev.Alert.StartsAt), ev.Alert.Status).Scan(&seen); err != nil {
+			ev.Key, ev.Alert.Fingerprint, sqlrow.Nanos(ev.Alert.StartsAt), ev.Alert.Status).Scan(&seen); err != nil {
 			return false, fmt.Errorf("alert events seen: %w", err)
 		}
 		if !seen {
@@ -780,7 +751,7 @@ func (s *Store) ClaimTimers(ctx context.Context, owner string, now time.Time, le
 		`UPDATE timers SET lease_owner = ?, lease_until = ?
 		 WHERE (subject, kind) IN (SELECT subject, kind FROM timers WHERE due_at <= ? AND lease_until <= ? ORDER BY due_at LIMIT ?)
 		 RETURNING subject, kind, due_at`,
-		owner, nanos(now.Add(lease)), nanos(now), nanos(now), limit)
+		owner, sqlrow.Nanos(now.Add(lease)), sqlrow.Nanos(now), sqlrow.Nanos(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim timers: %w", err)
 	}
@@ -793,7 +764,7 @@ func (s *Store) ClaimTimers(ctx context.Context, owner string, now time.Time, le
 		if err := rows.Scan(&tm.Subject, &kind, &due); err != nil {
 			return nil, fmt.Errorf("claim timers: %w", err)
 		}
-		tm.Kind, tm.DueAt = store.TimerKind(kind), fromNanos(due)
+		tm.Kind, tm.DueAt = store.TimerKind(kind), sqlrow.FromNanos(due)
 		out = append(out, tm)
 	}
 	return out, rows.Err()
