@@ -5,8 +5,8 @@
 #            store, outbox): one receiver on SQLite, 1 and 3 replicas on PostgreSQL;
 #   store:   the same on the store alone (one transaction per notification, as the webhook
 #            handler makes it), which isolates the database from the rest of the receiver.
-# Goals (issue 7): >= 1,000 notifications/s with p99 < 100 ms on one replica; three replicas
-# no slower than one.
+# Goals (issue 7): >= 1,000 notifications/s with p99 < 100 ms on one replica; three replicas,
+# sharing one database connection budget (see shareConnections), no slower than one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

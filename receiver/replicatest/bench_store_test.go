@@ -33,7 +33,7 @@ func BenchmarkIngest(b *testing.B) {
 	})
 	for _, n := range []int{1, 3} {
 		b.Run(fmt.Sprintf("postgres-%d-replicas", n), func(b *testing.B) {
-			url := pgtest.Database(b)
+			url := shareConnections(pgtest.Database(b), n)
 			var replicas []*replica
 			for i := range n {
 				replicas = append(replicas, startReplica(b, fmt.Sprintf("r%d", i+1), url))

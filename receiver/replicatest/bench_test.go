@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,7 +34,7 @@ func BenchmarkWebhook(b *testing.B) {
 	})
 	for _, n := range []int{1, 3} {
 		b.Run(fmt.Sprintf("postgres-%d-replicas", n), func(b *testing.B) {
-			dbURL := pgtest.Database(b)
+			dbURL := shareConnections(pgtest.Database(b), n)
 			var replicas []*receiverReplica
 			for i := range n {
 				replicas = append(replicas, startReceiver(b, fmt.Sprintf("r%d", i+1), dbURL, config))
@@ -40,6 +42,15 @@ func BenchmarkWebhook(b *testing.B) {
 			benchWebhook(b, replicas)
 		})
 	}
+}
+
+// shareConnections gives each of n replicas its share of one connection budget: pgx's default
+// pool for a single replica (the larger of 4 and the CPU count). A database runs only as many
+// transactions at once as it has cores; on one machine, more connections from more replicas
+// add contention, not throughput. Production sizes replicas x pool_max_conns the same way
+// (docs/scale.md).
+func shareConnections(dbURL string, n int) string {
+	return dbURL + "&pool_max_conns=" + strconv.Itoa(max(1, max(4, runtime.NumCPU())/n))
 }
 
 func benchWebhook(b *testing.B, replicas []*receiverReplica) {
