@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -106,12 +105,5 @@ func benchIngest(b *testing.B, replicas []*replica) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 
-	slices.Sort(latencies)
-	pct := func(p float64) float64 {
-		return float64(latencies[int(p*float64(len(latencies)-1))]) / float64(time.Millisecond)
-	}
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "notifications/s")
-	b.ReportMetric(pct(0.50), "p50-ms")
-	b.ReportMetric(pct(0.99), "p99-ms")
-	b.ReportMetric(0, "ns/op") // the rate and percentiles above are the figures
+	reportRate(b, elapsed, latencies)
 }

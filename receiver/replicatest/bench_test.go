@@ -104,6 +104,12 @@ func benchWebhook(b *testing.B, replicas []*receiverReplica) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 
+	reportRate(b, elapsed, latencies)
+}
+
+// reportRate reports the figures scripts/bench-postgres.sh prints: notifications/s over the
+// whole run and the p50/p99 latency of one notification.
+func reportRate(b *testing.B, elapsed time.Duration, latencies []time.Duration) {
 	slices.Sort(latencies)
 	pct := func(p float64) float64 {
 		return float64(latencies[int(p*float64(len(latencies)-1))]) / float64(time.Millisecond)
