@@ -97,7 +97,8 @@ func (s *Sender) Run(ctx context.Context) {
 // coalesce is how long the sender waits after a wake-up before claiming.
 const coalesce = 20 * time.Millisecond
 
-// RunOnce claims one batch of due notices and delivers them; it returns how many it claimed.
+// RunOnce claims one batch of due notices, delivers them concurrently and records the
+// results; it returns how many it claimed.
 func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 	cfg := s.Config()
 	notices, err := s.Store.ClaimNotices(ctx, s.Owner, s.now(), cfg.Lease, batch)
@@ -105,16 +106,82 @@ func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	chans := s.Channels()
+	errs := make([]error, len(notices))
 	var wg sync.WaitGroup
-	for _, n := range notices {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.deliver(ctx, cfg, chans, n)
-		}()
+	for i, n := range notices {
+		wg.Go(func() { errs[i] = s.deliver(ctx, cfg, chans[n.Channel], n) })
 	}
 	wg.Wait()
+	if ctx.Err() != nil {
+		return len(notices), nil // shutting down: the leases expire and other attempts follow
+	}
+	s.record(ctx, cfg, chans, notices, errs)
 	return len(notices), nil
+}
+
+// deliver sends one notice on ch (nil: the channel is not configured).
+func (s *Sender) deliver(ctx context.Context, cfg config.Outbox, ch Channel, n store.Notice) error {
+	if ch.Notifier == nil {
+		// The channel was removed by a reload: keep the notice (retryable) so re-adding the
+		// channel delivers it, and make it visible.
+		return notify.Retryable(errors.New("channel "+n.Channel+" is not configured"), 0)
+	}
+	msg := &notify.Message{ID: n.ID, Event: notify.Event(n.Event), Audience: notify.Audience(n.Audience),
+		Subject: n.Subject, Text: n.Text, CreatedAt: n.CreatedAt}
+	if len(n.Payload) > 0 {
+		if err := json.Unmarshal(n.Payload, &msg.Incident); err != nil {
+			s.Logger.Warn("outbox: undecodable incident payload", "notice", n.ID, "err", err)
+		}
+	}
+	// Half the lease: a delivery must end well before another replica may claim it.
+	dctx, cancel := context.WithTimeout(ctx, cfg.Lease/2)
+	defer cancel()
+	return ch.Notifier.Notify(dctx, msg)
+}
+
+// record stores the results of one batch (errs[i] is notices[i]'s): the sent notices in one
+// write, each failure with its retry or its end.
+func (s *Sender) record(ctx context.Context, cfg config.Outbox, chans map[string]Channel, notices []store.Notice, errs []error) {
+	results := make([]string, len(notices))
+	var sent []string
+	for i, n := range notices {
+		logger := s.Logger.With("notice", n.ID, "incident", n.IncidentID, "channel", n.Channel, "event", n.Event)
+		var serr error
+		switch retryable, retryAfter := notify.IsRetryable(errs[i]); {
+		case errs[i] == nil:
+			results[i] = "sent"
+			sent = append(sent, n.ID)
+		case retryable && n.Attempts+1 < cfg.MaxAttempts:
+			results[i] = "retried"
+			next := s.now().Add(Backoff(cfg, n.Attempts, retryAfter)).UTC()
+			logger.Warn("outbox: delivery failed, will retry", "attempt", n.Attempts+1, "next", next, "err", errs[i])
+			serr = s.Store.RetryNotice(ctx, n.ID, s.Owner, errs[i].Error(), next)
+		default:
+			results[i] = "failed"
+			logger.Error("outbox: delivery failed permanently", "attempts", n.Attempts+1, "err", errs[i])
+			serr = s.Store.FailNotice(ctx, n.ID, s.Owner, errs[i].Error())
+		}
+		if serr != nil {
+			logger.Error("outbox: recording the delivery result failed", "result", results[i], "err", serr)
+		}
+	}
+	if len(sent) > 0 {
+		if err := s.Store.CompleteNotices(ctx, s.Owner, s.now().UTC(), sent); err != nil {
+			// Lost leases mean another replica took over (it delivers again, with the same
+			// idempotency key); anything else leaves the leases to expire and the same.
+			s.Logger.Error("outbox: recording sent notices failed", "notices", len(sent), "err", err)
+		}
+	}
+	for i, n := range notices {
+		kind := chans[n.Channel].Kind
+		if kind == "" {
+			kind = "unknown"
+		}
+		s.Metrics.Notices.WithLabelValues(kind, n.Audience, results[i]).Inc()
+		if s.OnResult != nil {
+			s.OnResult(n, results[i], errs[i])
+		}
+	}
 }
 
 // Backoff is the delay before attempt number attempts+1: exponential from min, capped at max,
@@ -125,59 +192,6 @@ func Backoff(cfg config.Outbox, attempts int, retryAfter time.Duration) time.Dur
 		d = cfg.MaxBackoff
 	}
 	return max(d, retryAfter)
-}
-
-func (s *Sender) deliver(ctx context.Context, cfg config.Outbox, chans map[string]Channel, n store.Notice) {
-	logger := s.Logger.With("notice", n.ID, "incident", n.IncidentID, "channel", n.Channel, "event", n.Event)
-	ch, ok := chans[n.Channel]
-	var err error
-	if !ok {
-		// The channel was removed by a reload: keep the notice (retryable) so re-adding the
-		// channel delivers it, and make it visible.
-		err = notify.Retryable(errors.New("channel "+n.Channel+" is not configured"), 0)
-	} else {
-		msg := &notify.Message{ID: n.ID, Event: notify.Event(n.Event), Audience: notify.Audience(n.Audience),
-			Subject: n.Subject, Text: n.Text, CreatedAt: n.CreatedAt}
-		if len(n.Payload) > 0 {
-			if jerr := json.Unmarshal(n.Payload, &msg.Incident); jerr != nil {
-				logger.Warn("outbox: undecodable incident payload", "err", jerr)
-			}
-		}
-		// Half the lease: a delivery must end well before another replica may claim it.
-		dctx, cancel := context.WithTimeout(ctx, cfg.Lease/2)
-		err = ch.Notifier.Notify(dctx, msg)
-		cancel()
-	}
-	if ctx.Err() != nil {
-		return // shutting down: the lease expires and another attempt follows
-	}
-	kind := ch.Kind
-	if kind == "" {
-		kind = "unknown"
-	}
-	var result string
-	var serr error
-	switch retryable, retryAfter := notify.IsRetryable(err); {
-	case err == nil:
-		result = "sent"
-		serr = s.Store.CompleteNotice(ctx, n.ID, s.Owner, s.now().UTC())
-	case retryable && n.Attempts+1 < cfg.MaxAttempts:
-		result = "retried"
-		next := s.now().Add(Backoff(cfg, n.Attempts, retryAfter)).UTC()
-		logger.Warn("outbox: delivery failed, will retry", "attempt", n.Attempts+1, "next", next, "err", err)
-		serr = s.Store.RetryNotice(ctx, n.ID, s.Owner, err.Error(), next)
-	default:
-		result = "failed"
-		logger.Error("outbox: delivery failed permanently", "attempts", n.Attempts+1, "err", err)
-		serr = s.Store.FailNotice(ctx, n.ID, s.Owner, err.Error())
-	}
-	if serr != nil {
-		logger.Error("outbox: recording the delivery result failed", "result", result, "err", serr)
-	}
-	s.Metrics.Notices.WithLabelValues(kind, n.Audience, result).Inc()
-	if s.OnResult != nil {
-		s.OnResult(n, result, err)
-	}
 }
 
 // Timers fires due timers.
@@ -219,11 +233,23 @@ func (t *Timers) RunOnce(ctx context.Context) int {
 		}
 		return 0
 	}
+	// Timers of different subjects (incidents) fire concurrently, as a burst of them is due
+	// together after a wide outage; one subject's fire in due order, as each changes it.
+	bySubject := map[string][]store.Timer{}
 	for _, tm := range timers {
-		// On error the lease expires and the timer is fired again.
-		if err := t.Fire(ctx, tm); err != nil && ctx.Err() == nil {
-			t.Logger.Error("timers: firing failed", "subject", tm.Subject, "kind", tm.Kind, "err", err)
-		}
+		bySubject[tm.Subject] = append(bySubject[tm.Subject], tm)
 	}
+	var wg sync.WaitGroup
+	for _, due := range bySubject {
+		wg.Go(func() {
+			for _, tm := range due {
+				// On error the lease expires and the timer is fired again.
+				if err := t.Fire(ctx, tm); err != nil && ctx.Err() == nil {
+					t.Logger.Error("timers: firing failed", "subject", tm.Subject, "kind", tm.Kind, "err", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
 	return len(timers)
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -193,5 +194,70 @@ func TestBackoff(t *testing.T) {
 		if got := outbox.Backoff(cfg, c.attempts, c.retryAfter); got != c.want {
 			t.Errorf("Backoff(%d, %s) = %s, want %s", c.attempts, c.retryAfter, got, c.want)
 		}
+	}
+}
+
+// A burst of due timers: different incidents fire concurrently (i1's first timer waits
+// for i2's to start), one incident's timers one after the other, in due order.
+func TestTimersFireIncidentsConcurrently(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	err = s.Update(ctx, func(tx store.Tx) error {
+		for _, tm := range []store.Timer{
+			{Subject: "i1", Kind: store.TimerFirstNotice, DueAt: t0},
+			{Subject: "i1", Kind: store.TimerUpdate, DueAt: t0.Add(time.Second)},
+			{Subject: "i2", Kind: store.TimerEscalation, DueAt: t0.Add(2 * time.Second)},
+		} {
+			if err := tx.SetTimer(ctx, tm); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	i2Started := make(chan struct{})
+	var mu sync.Mutex
+	var i1Fired []store.TimerKind
+	var i1Running bool
+	concurrentI1, sawI2 := false, false
+	timers := &outbox.Timers{Store: s, Owner: "test", Lease: time.Minute, Logger: slog.New(slog.DiscardHandler),
+		Now: func() time.Time { return t0.Add(time.Minute) },
+		Fire: func(ctx context.Context, tm store.Timer) error {
+			if tm.Subject == "i2" {
+				close(i2Started)
+				return nil
+			}
+			mu.Lock()
+			concurrentI1 = concurrentI1 || i1Running
+			i1Running = true
+			mu.Unlock()
+			if tm.Kind == store.TimerFirstNotice {
+				select {
+				case <-i2Started:
+					sawI2 = true
+				case <-time.After(10 * time.Second): // fails the test instead of hanging it
+				}
+			}
+			mu.Lock()
+			i1Fired = append(i1Fired, tm.Kind)
+			i1Running = false
+			mu.Unlock()
+			return nil
+		}}
+	if n := timers.RunOnce(ctx); n != 3 {
+		t.Fatalf("RunOnce fired %d timers, want 3", n)
+	}
+	if !sawI2 {
+		t.Error("i1's first timer never saw i2's start: incidents fire one after the other")
+	}
+	if concurrentI1 || !slices.Equal(i1Fired, []store.TimerKind{store.TimerFirstNotice, store.TimerUpdate}) {
+		t.Errorf("i1 fired %v (overlapping: %v), want first_notice then update, one at a time", i1Fired, concurrentI1)
 	}
 }

@@ -175,7 +175,7 @@ func (w *worker) deliver(n store.Notice) {
 		return // killed: the notice stays claimed until the lease expires
 	}
 	// ErrLeaseLost would mean another replica took over; the idempotency key covers it.
-	_ = w.r.store.CompleteNotice(ctx, n.ID, w.r.name, time.Now())
+	_ = w.r.store.CompleteNotices(ctx, w.r.name, time.Now(), []string{n.ID})
 }
 
 // webhookNotifier posts a message as JSON with its ID in an Idempotency-Key header.

@@ -20,6 +20,9 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -149,6 +152,21 @@ type Notice struct {
 // kind TimelineNoticeRetried with TakeoverTimelineText. The backends build the same texts
 // in SQL, so the claim stays one statement; the shared suite checks they match.
 const TimelineNoticeRetried = "notice_retried"
+
+// Completed is CompleteNotices' result when it asked for ids and completed done: nil, or
+// ErrLeaseLost naming the notices the owner no longer held.
+func Completed(ids, done []string) error {
+	var lost []string
+	for _, id := range ids {
+		if !slices.Contains(done, id) {
+			lost = append(lost, id)
+		}
+	}
+	if len(lost) == 0 {
+		return nil
+	}
+	return fmt.Errorf("notices %s: %w", strings.Join(lost, ", "), ErrLeaseLost)
+}
 
 // CutOffError is a taken-over notice's LastError.
 func CutOffError(owner string) string {
@@ -284,9 +302,11 @@ type Store interface {
 	// expired) to owner until now+lease, oldest due first. Taking over another owner's
 	// expired lease counts as an attempt (see CutOffError).
 	ClaimNotices(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Notice, error)
-	// CompleteNotice marks a claimed notice sent (attempts+1). ErrLeaseLost when owner does
-	// not hold it any more.
-	CompleteNotice(ctx context.Context, id, owner string, at time.Time) error
+	// CompleteNotices marks claimed notices sent (attempts+1) in one write: a sender
+	// completes a whole delivered batch at once. The notices owner still holds are completed;
+	// if it lost some (another replica took them over), the error wraps ErrLeaseLost and
+	// names them.
+	CompleteNotices(ctx context.Context, owner string, at time.Time, ids []string) error
 	// RetryNotice records a failed attempt (attempts+1) and makes the notice due again at next.
 	RetryNotice(ctx context.Context, id, owner string, errText string, next time.Time) error
 	// FailNotice records a final failed attempt (attempts+1) and marks the notice failed.

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -489,13 +490,13 @@ func testOutboxClaimLease(t *testing.T, s store.Store) {
 		tl[0].Text != store.TakeoverTimelineText("n1", "slack", "A") || !tl[0].At.Equal(t0.Add(6*time.Minute)) {
 		t.Fatalf("timeline after the takeover = %+v, want one %s entry for n1", tl, store.TimelineNoticeRetried)
 	}
-	if err := s.CompleteNotice(ctx, "n1", "A", t0); !errors.Is(err, store.ErrLeaseLost) {
-		t.Fatalf("A completing after losing the lease: err = %v, want ErrLeaseLost", err)
+	if err := s.CompleteNotices(ctx, "A", t0, []string{"n1"}); !errors.Is(err, store.ErrLeaseLost) || !strings.Contains(err.Error(), "n1") {
+		t.Fatalf("A completing after losing the lease: err = %v, want ErrLeaseLost naming n1", err)
 	}
-	if err := s.CompleteNotice(ctx, "n1", "B", t0.Add(6*time.Minute)); err != nil {
+	if err := s.CompleteNotices(ctx, "B", t0.Add(6*time.Minute), []string{"n1"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CompleteNotice(ctx, "n1", "B", t0.Add(6*time.Minute)); !errors.Is(err, store.ErrLeaseLost) {
+	if err := s.CompleteNotices(ctx, "B", t0.Add(6*time.Minute), []string{"n1"}); !errors.Is(err, store.ErrLeaseLost) {
 		t.Fatalf("completing twice: err = %v, want ErrLeaseLost", err)
 	}
 	ns, err := s.Notices(ctx, "i1")
@@ -510,6 +511,14 @@ func testOutboxClaimLease(t *testing.T, s store.Store) {
 	}
 	if more, _ := s.ClaimNotices(ctx, "C", t0.Add(time.Hour), time.Minute, 10); len(more) != 1 || more[0].ID != "n2" {
 		t.Fatalf("claim after completion = %+v, want n2 only (sent notices are never claimed)", more)
+	}
+	// A batch where the owner holds some notices: those are completed, the others named.
+	err = s.CompleteNotices(ctx, "C", t0.Add(time.Hour), []string{"n2", "n1"})
+	if !errors.Is(err, store.ErrLeaseLost) || !strings.Contains(err.Error(), "n1") || strings.Contains(err.Error(), "n2") {
+		t.Fatalf("completing n2 (held) and n1 (sent before): err = %v, want ErrLeaseLost naming n1 only", err)
+	}
+	if n, _ := s.PendingNotices(ctx); n != 0 {
+		t.Fatalf("PendingNotices after completing n2 = %d, want 0", n)
 	}
 }
 

@@ -133,6 +133,9 @@ type tx struct {
 	// openByKey holds the open incidents (nil: none) of the keys RecordAlertEvents read
 	// ahead, locked, for the next OpenIncidentByKey of each key.
 	openByKey map[string]*store.Incident
+	// timerIncident is the incident TakeTimer read ahead, locked, for the next Incident call
+	// with its ID (nil: none read, or it does not exist).
+	timerIncident *store.Incident
 }
 
 // send sends the pending writes, then b's statements (b may be nil), in one round trip,
@@ -299,6 +302,10 @@ func (t *tx) OpenIncidentByKey(ctx context.Context, key string) (*store.Incident
 }
 
 func (t *tx) Incident(ctx context.Context, id string) (*store.Incident, error) {
+	if inc := t.timerIncident; inc != nil && inc.ID == id {
+		t.timerIncident = nil // read ahead for one use: later calls see later writes
+		return inc, nil
+	}
 	inc, err := t.incident(ctx, `SELECT `+sqlrow.IncidentColumns+` FROM incidents WHERE id = $1 FOR UPDATE`, id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("incident %s: %w", id, store.ErrNotFound)
@@ -400,8 +407,17 @@ func (t *tx) OpenClients(ctx context.Context) ([]string, error) {
 	return clients, nil
 }
 
+// queueOpenClients queues a loose index scan: each step jumps to the next client in the
+// incidents_open_clients index, so the cost grows with the number of distinct clients, not
+// with the number of open incidents (a plain DISTINCT reads every index entry, and a large
+// outage of one client has many).
 func queueOpenClients(b *pgx.Batch, clients *[]string) {
-	b.Queue(`SELECT DISTINCT client FROM incidents WHERE state <> 'resolved' AND NOT drill ORDER BY client`).Query(func(rows pgx.Rows) error {
+	b.Queue(`WITH RECURSIVE c(client) AS (
+			(SELECT client FROM incidents WHERE state <> 'resolved' AND NOT drill ORDER BY client LIMIT 1)
+			UNION ALL
+			SELECT (SELECT i.client FROM incidents i WHERE i.state <> 'resolved' AND NOT i.drill AND i.client > c.client ORDER BY i.client LIMIT 1)
+			FROM c WHERE c.client IS NOT NULL)
+		SELECT client FROM c WHERE client IS NOT NULL`).Query(func(rows pgx.Rows) error {
 		var err error
 		*clients, err = pgx.CollectRows(rows, pgx.RowTo[string])
 		return err
@@ -446,6 +462,7 @@ func (t *tx) CreateIncident(ctx context.Context, inc *store.Incident) error {
 
 func (t *tx) UpdateIncident(ctx context.Context, inc *store.Incident) error {
 	delete(t.openByKey, inc.Key)
+	t.timerIncident = nil
 	next := *inc
 	next.Version++
 	data, err := json.Marshal(&next)
@@ -548,12 +565,19 @@ func (t *tx) CancelTimers(ctx context.Context, subject string, kinds ...store.Ti
 
 // TakeTimer first locks the timer's incident (when the subject is one), then the timer. The
 // lifecycle changes an incident and then its timers; firing a timer in the opposite order
-// would let the two deadlock.
+// would let the two deadlock. The lock reads the incident, which the lifecycle asks for next.
 // Both statements go after the pending writes, in one round trip, executed in order.
 func (t *tx) TakeTimer(ctx context.Context, tm store.Timer) (bool, error) {
 	var taken bool
 	var b pgx.Batch
-	b.Queue(`SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE`, tm.Subject).Exec(func(pgconn.CommandTag) error { return nil })
+	t.timerIncident = nil
+	b.Queue(`SELECT `+sqlrow.IncidentColumns+` FROM incidents WHERE id = $1 FOR UPDATE`, tm.Subject).Query(func(rows pgx.Rows) error {
+		incs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.Incident, error) { return sqlrow.ScanIncident(row) })
+		if len(incs) == 1 {
+			t.timerIncident = incs[0]
+		}
+		return err
+	})
 	b.Queue(`DELETE FROM timers WHERE subject = $1 AND kind = $2 AND due_at = $3`, tm.Subject, string(tm.Kind), sqlrow.Nanos(tm.DueAt)).
 		Exec(func(tag pgconn.CommandTag) error {
 			taken = tag.RowsAffected() == 1
@@ -710,11 +734,20 @@ func (s *Store) finishNotice(ctx context.Context, id, query string, args ...any)
 	return nil
 }
 
-// CompleteNotice marks a claimed notice sent.
-func (s *Store) CompleteNotice(ctx context.Context, id, owner string, at time.Time) error {
-	return s.finishNotice(ctx, id,
+// CompleteNotices marks claimed notices sent.
+func (s *Store) CompleteNotices(ctx context.Context, owner string, at time.Time, ids []string) error {
+	rows, err := s.pool.Query(ctx,
 		`UPDATE notices SET status = 'sent', attempts = attempts + 1, sent_at = $1, last_error = '', lease_owner = '', lease_until = 0
-		 WHERE id = $2 AND lease_owner = $3 AND status = 'pending'`, sqlrow.Nanos(at), id, owner)
+		 WHERE id = ANY($2) AND lease_owner = $3 AND status = 'pending'
+		 RETURNING id`, sqlrow.Nanos(at), ids, owner)
+	if err != nil {
+		return fmt.Errorf("complete notices: %w", err)
+	}
+	done, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("complete notices: %w", err)
+	}
+	return store.Completed(ids, done)
 }
 
 // RetryNotice records a failed attempt and schedules the next one.

@@ -694,11 +694,37 @@ func (s *Store) finishNotice(ctx context.Context, query string, args ...any) err
 	return nil
 }
 
-// CompleteNotice marks a claimed notice sent.
-func (s *Store) CompleteNotice(ctx context.Context, id, owner string, at time.Time) error {
-	return s.finishNotice(ctx,
+// CompleteNotices marks claimed notices sent.
+func (s *Store) CompleteNotices(ctx context.Context, owner string, at time.Time, ids []string) error {
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return fmt.Errorf("complete notices: %w", err)
+	}
+	unlock, err := s.lockWriter(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	rows, err := s.w.QueryContext(ctx,
 		`UPDATE notices SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_error = '', lease_owner = '', lease_until = 0
-		 WHERE id = ? AND lease_owner = ? AND status = 'pending'`, sqlrow.Nanos(at), id, owner)
+		 WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ? AND status = 'pending'
+		 RETURNING id`, sqlrow.Nanos(at), string(list), owner)
+	if err != nil {
+		return fmt.Errorf("complete notices: %w", err)
+	}
+	defer rows.Close()
+	var done []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("complete notices: %w", err)
+		}
+		done = append(done, id)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("complete notices: %w", err)
+	}
+	return store.Completed(ids, done)
 }
 
 // RetryNotice records a failed attempt and schedules the next.
