@@ -15,27 +15,44 @@ cd "$(dirname "$0")/.."
 postgres_start
 trap postgres_stop EXIT
 
-WEBHOOK_N=${BENCH_WEBHOOK_NOTIFICATIONS:-2000}
+WEBHOOK_N=${BENCH_WEBHOOK_NOTIFICATIONS:-6000}
 STORE_N=${BENCH_STORE_NOTIFICATIONS:-5000}
+# Each configuration runs ROUNDS times, the three interleaved (go test -count), and the table
+# shows medians: on a shared machine one run can be 10% off either way.
+ROUNDS=${BENCH_POSTGRES_ROUNDS:-5}
 
-# table NAME runs one benchmark and prints its three results as a table.
+# table NAME N runs one benchmark and prints, per configuration, the medians of its rounds
+# and the range of its rates.
 table() {
   local bench=$1 n=$2 out
-  out=$(go test -run '^$' -bench "^${bench}\$" -benchtime "${n}x" -count 1 ./receiver/replicatest/)
-  printf '%-22s %18s %10s %10s\n' backend notifications/s p50-ms p99-ms
-  echo "$out" | awk -v bench="$bench" '
+  out=$(go test -run '^$' -bench "^${bench}\$" -benchtime "${n}x" -count "$ROUNDS" ./receiver/replicatest/)
+  printf '%-22s %18s %10s %10s %20s   %s\n' backend notifications/s p50-ms p99-ms cpu-ms/notification "rate range over $ROUNDS rounds"
+  echo "$out" | awk -v bench="$bench" -v rounds="$ROUNDS" '
+    # median returns the median of a space-separated list and sets lo and hi to its extremes.
+    function median(list,    v, k, i, j, t) {
+      k = split(list, v, " ")
+      for (i = 2; i <= k; i++) for (j = i; j > 1 && v[j-1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
+      lo = v[1]; hi = v[k]
+      return k % 2 ? v[(k+1)/2] : (v[k/2] + v[k/2+1]) / 2
+    }
     index($1, bench "/") == 1 {
       name = substr($1, length(bench) + 2); sub(/-[0-9]+$/, "", name)
-      rate = p50 = p99 = ""
+      if (!(name in rate)) order[++names] = name
       for (i = 2; i < NF; i++) {
-        if ($(i+1) == "notifications/s") rate = $i
-        if ($(i+1) == "p50-ms") p50 = $i
-        if ($(i+1) == "p99-ms") p99 = $i
+        if ($(i+1) == "notifications/s") rate[name] = rate[name] " " $i
+        if ($(i+1) == "p50-ms") p50[name] = p50[name] " " $i
+        if ($(i+1) == "p99-ms") p99[name] = p99[name] " " $i
+        if ($(i+1) == "cpu-ms/notification") cpu[name] = cpu[name] " " $i
       }
-      printf "%-22s %18.0f %10.1f %10.1f\n", name, rate, p50, p99
-      found++
     }
-    END { if (found != 3) { print "bench-postgres: expected 3 results from " bench > "/dev/stderr"; exit 1 } }'
+    END {
+      if (names != 3) { print "bench-postgres: expected 3 configurations from " bench > "/dev/stderr"; exit 1 }
+      for (i = 1; i <= names; i++) {
+        name = order[i]
+        m50 = median(p50[name]); m99 = median(p99[name]); c = median(cpu[name]); r = median(rate[name])
+        printf "%-22s %18.0f %10.1f %10.1f %20.2f   %.0f-%.0f\n", name, r, m50, m99, c, lo, hi
+      }
+    }'
 }
 
 echo "webhook: $WEBHOOK_N Alertmanager notifications (40% new alerts, 20% repeats, 40% resolutions) to whole receivers, 16 concurrent senders"
@@ -44,4 +61,5 @@ echo
 echo "store: $STORE_N notifications (50% new, 30% repeats, 20% resolutions) straight into the store, 16 concurrent senders, outbox workers running"
 table BenchmarkIngest "$STORE_N"
 echo
-echo "machine: $(nproc) CPUs, load average $(cut -d" " -f1-3 /proc/loadavg) (the database, the receivers and the load generator share them)"
+echo "machine: $(nproc) CPUs, load average $(cut -d" " -f1-3 /proc/loadavg) (the database, the receivers and the load generator share them;"
+echo "cpu-ms/notification is the whole machine's CPU time per notification: equal figures mean replicas add no work)"

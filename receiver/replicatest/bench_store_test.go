@@ -3,13 +3,16 @@ package replicatest
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/siteward/siteward/receiver/config"
 	"github.com/siteward/siteward/receiver/notify"
+	"github.com/siteward/siteward/receiver/outbox"
 	"github.com/siteward/siteward/receiver/store/postgres/pgtest"
 	"github.com/siteward/siteward/receiver/store/sqlite"
 )
@@ -19,7 +22,8 @@ import (
 // transaction as the webhook handler makes it (deduplicate, open or resolve the incident,
 // enqueue its notice); a mix of new alerts (50%), repeats (30%) and resolutions (20%),
 // sent by 16 concurrent senders (Alertmanager sends groups concurrently) spread round-robin
-// over the replicas, while every replica's outbox worker delivers the notices.
+// over the replicas, while every replica's outbox sender (the receiver's, woken by each
+// commit as in the receiver) delivers the notices.
 // It isolates the store from HTTP and the lifecycle (compare BenchmarkWebhook).
 // scripts/bench-postgres.sh runs it; it needs SITEWARD_TEST_POSTGRES_URL for PostgreSQL.
 func BenchmarkIngest(b *testing.B) {
@@ -43,12 +47,9 @@ func BenchmarkIngest(b *testing.B) {
 }
 
 // nopNotifier accepts everything, so the figures are the store's.
-type nopNotifier struct{ sent atomic.Int64 }
+type nopNotifier struct{}
 
-func (n *nopNotifier) Notify(context.Context, *notify.Message) error {
-	n.sent.Add(1)
-	return nil
-}
+func (nopNotifier) Notify(context.Context, *notify.Message) error { return nil }
 
 func benchIngest(b *testing.B, replicas []*replica) {
 	const senders = 16
@@ -67,11 +68,20 @@ func benchIngest(b *testing.B, replicas []*replica) {
 		}
 	}
 
-	notifier := &nopNotifier{}
+	cfg, err := config.Parse(nil, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	channels := map[string]outbox.Channel{"team-webhook": {Notifier: nopNotifier{}, Kind: "webhook"}}
+	wakes := make([]chan struct{}, len(replicas))
 	var workers sync.WaitGroup
-	for _, r := range replicas {
-		w := &worker{r: r, notifier: notifier, lease: 30 * time.Second}
-		workers.Go(w.run)
+	for i, r := range replicas {
+		wakes[i] = make(chan struct{}, 1)
+		sender := &outbox.Sender{Store: r.store, Owner: r.name, Wake: wakes[i],
+			Metrics: outbox.NewMetrics(nil), Logger: slog.New(slog.DiscardHandler),
+			Channels: func() map[string]outbox.Channel { return channels },
+			Config:   func() config.Outbox { return cfg.Outbox }}
+		workers.Go(func() { sender.Run(r.ctx) })
 	}
 	defer func() {
 		for _, r := range replicas {
@@ -84,7 +94,7 @@ func benchIngest(b *testing.B, replicas []*replica) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu := time.Now(), machineCPU()
 	for range senders {
 		wg.Go(func() {
 			for {
@@ -97,13 +107,17 @@ func benchIngest(b *testing.B, replicas []*replica) {
 					b.Error(err)
 					return
 				}
+				select {
+				case wakes[i%len(replicas)] <- struct{}{}:
+				default: // a wake-up is pending already
+				}
 				latencies[i] = time.Since(began)
 			}
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), machineCPU()-cpu
 	b.StopTimer()
 
-	reportRate(b, elapsed, latencies)
+	reportRate(b, elapsed, cpu, latencies)
 }
