@@ -101,7 +101,7 @@ const coalesce = 20 * time.Millisecond
 // results; it returns how many it claimed.
 func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 	cfg := s.Config()
-	notices, err := s.Store.ClaimNotices(ctx, s.Owner, s.now(), cfg.Lease, batch)
+	notices, err := s.Store.ClaimNotices(ctx, s.Owner, s.now(), cfg.Lease, batch, cfg.MaxAttempts)
 	if err != nil {
 		return 0, err
 	}
@@ -109,6 +109,10 @@ func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 	errs := make([]error, len(notices))
 	var wg sync.WaitGroup
 	for i, n := range notices {
+		if n.Status == store.NoticeFailed {
+			errs[i] = errors.New(n.LastError) // given up by the claim (store.GaveUpError)
+			continue
+		}
 		wg.Go(func() { errs[i] = s.deliver(ctx, cfg, chans[n.Channel], n) })
 	}
 	wg.Wait()
@@ -148,6 +152,10 @@ func (s *Sender) record(ctx context.Context, cfg config.Outbox, chans map[string
 		logger := s.Logger.With("notice", n.ID, "incident", n.IncidentID, "channel", n.Channel, "event", n.Event)
 		var serr error
 		switch retryable, retryAfter := notify.IsRetryable(errs[i]); {
+		case n.Status == store.NoticeFailed:
+			results[i] = "failed"
+			logger.Error("outbox: gave up on a notice: every delivery was cut off, so the notice itself may stop the replicas",
+				"attempts", n.Attempts, "err", n.LastError)
 		case errs[i] == nil:
 			results[i] = "sent"
 			sent = append(sent, n.ID)

@@ -176,6 +176,34 @@ func TestPermanentFailureIsVisible(t *testing.T) {
 	}
 }
 
+// A notice whose deliveries were all cut off (each replica sending it died) is not sent
+// again once the takeover used its last attempt: the sender counts it failed.
+func TestGivesUpOnCutOffDeliveries(t *testing.T) {
+	ch := &channelServer{}
+	srv := httptest.NewServer(ch)
+	defer srv.Close()
+	cfg := config.Outbox{Lease: time.Minute, MaxAttempts: 2, MinBackoff: time.Second, MaxBackoff: time.Minute, Interval: time.Second}
+	f := newFixture(t, srv, cfg)
+	for i, dead := range []string{"r1", "r2"} { // both replicas die mid-delivery
+		if c, err := f.store.ClaimNotices(context.Background(), dead, f.now.Add(time.Duration(i)*time.Hour), time.Minute, 10, cfg.MaxAttempts); err != nil || len(c) != 1 {
+			t.Fatalf("%s claimed %d, %v", dead, len(c), err)
+		}
+	}
+	f.now = f.now.Add(2 * time.Hour)
+	if n, err := f.sender.RunOnce(context.Background()); err != nil || n != 1 {
+		t.Fatalf("claimed %d, %v", n, err)
+	}
+	if len(ch.deliveries) != 0 {
+		t.Errorf("the channel got %d deliveries, want none", len(ch.deliveries))
+	}
+	if got := f.notice(t); got.Status != store.NoticeFailed || got.LastError != store.GaveUpError("r2", 2) {
+		t.Errorf("notice = %+v, want failed with %q", got, store.GaveUpError("r2", 2))
+	}
+	if v := testutil.ToFloat64(f.metrics.Notices.WithLabelValues("webhook", "client", "failed")); v != 1 {
+		t.Errorf("failed = %v, want 1", v)
+	}
+}
+
 func TestBackoff(t *testing.T) {
 	cfg := config.Outbox{MinBackoff: 5 * time.Second, MaxBackoff: time.Minute}
 	cases := []struct {

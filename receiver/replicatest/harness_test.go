@@ -141,7 +141,7 @@ func (w *worker) run() {
 	poll := time.NewTicker(10 * time.Millisecond)
 	defer poll.Stop()
 	for {
-		claimed, err := w.r.store.ClaimNotices(w.r.ctx, w.r.name, time.Now(), w.lease, 5)
+		claimed, err := w.r.store.ClaimNotices(w.r.ctx, w.r.name, time.Now(), w.lease, 5, 10)
 		if err == nil {
 			for _, n := range claimed {
 				w.deliver(n)

@@ -153,6 +153,13 @@ type Notice struct {
 // in SQL, so the claim stays one statement; the shared suite checks they match.
 const TimelineNoticeRetried = "notice_retried"
 
+// A takeover that uses up a notice's last attempt gives up on it instead: when every delivery
+// of a notice was cut off, the notice itself may be what stops the replicas (a channel reply
+// that crashes the sender), and retrying it would take down one replica after another. The
+// claim marks it failed with GaveUpError and the timeline entry (kind TimelineNoticeFailed)
+// GaveUpTimelineText, and returns it so the sender can count it.
+const TimelineNoticeFailed = "notice_failed"
+
 // Completed is CompleteNotices' result when it asked for ids and completed done: nil, or
 // ErrLeaseLost naming the notices the owner no longer held.
 func Completed(ids, done []string) error {
@@ -176,6 +183,17 @@ func CutOffError(owner string) string {
 // TakeoverTimelineText is the timeline entry of a taken-over notice.
 func TakeoverTimelineText(noticeID, channel, owner string) string {
 	return "notice " + noticeID + " to channel " + channel + ": retried after replica " + owner + " stopped mid-delivery"
+}
+
+// GaveUpError is the LastError of a notice given up at a takeover after attempts attempts.
+func GaveUpError(owner string, attempts int) string {
+	return fmt.Sprintf("delivery by %s was cut off (lease expired); giving up after %d attempts", owner, attempts)
+}
+
+// GaveUpTimelineText is the timeline entry of a notice given up at a takeover.
+func GaveUpTimelineText(noticeID, channel, owner string, attempts int) string {
+	return fmt.Sprintf("notice %s to channel %s: gave up after %d attempts, the last cut off when replica %s stopped mid-delivery",
+		noticeID, channel, attempts, owner)
 }
 
 // TimerKind names what a timer does when it fires.
@@ -300,8 +318,10 @@ type Store interface {
 
 	// ClaimNotices leases up to limit pending notices due at now (whose lease, if any, has
 	// expired) to owner until now+lease, oldest due first. Taking over another owner's
-	// expired lease counts as an attempt (see CutOffError).
-	ClaimNotices(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Notice, error)
+	// expired lease counts as an attempt (see CutOffError); when that is attempt maxAttempts,
+	// the notice is not leased but failed, and returned with status NoticeFailed (see
+	// GaveUpError).
+	ClaimNotices(ctx context.Context, owner string, now time.Time, lease time.Duration, limit, maxAttempts int) ([]Notice, error)
 	// CompleteNotices marks claimed notices sent (attempts+1) in one write: a sender
 	// completes a whole delivered batch at once. The notices owner still holds are completed;
 	// if it lost some (another replica took them over), the error wraps ErrLeaseLost and

@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Timeline", testTimeline},
 		{"OutboxClaimLease", testOutboxClaimLease},
 		{"OutboxRetryAndFail", testOutboxRetryAndFail},
+		{"OutboxGivesUpAfterCutOffs", testOutboxGivesUpAfterCutOffs},
 		{"NoticeOrder", testNoticeOrder},
 		{"Timers", testTimers},
 		{"Deploys", testDeploys},
@@ -457,18 +458,18 @@ func testOutboxClaimLease(t *testing.T, s store.Store) {
 	if n, _ := s.PendingNotices(ctx); n != 2 {
 		t.Fatalf("PendingNotices = %d, want 2", n)
 	}
-	got, err := s.ClaimNotices(ctx, "A", t0, time.Minute, 10)
+	got, err := s.ClaimNotices(ctx, "A", t0, time.Minute, 10, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 1 || got[0].ID != "n1" || got[0].Channel != "slack" || string(got[0].Payload) != `{"id":"i1"}` || got[0].Status != store.NoticePending {
 		t.Fatalf("claim at t0 = %+v, want only n1 (n2 is due later)", got)
 	}
-	if again, _ := s.ClaimNotices(ctx, "B", t0.Add(30*time.Second), time.Minute, 10); len(again) != 0 {
+	if again, _ := s.ClaimNotices(ctx, "B", t0.Add(30*time.Second), time.Minute, 10, 10); len(again) != 0 {
 		t.Fatalf("B claimed %v while A's lease holds", again)
 	}
 	// A crashed: after its lease expires B claims n1 (and n2, now due).
-	again, err := s.ClaimNotices(ctx, "B", t0.Add(6*time.Minute), time.Minute, 10)
+	again, err := s.ClaimNotices(ctx, "B", t0.Add(6*time.Minute), time.Minute, 10, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,7 +510,7 @@ func testOutboxClaimLease(t *testing.T, s store.Store) {
 	if n, _ := s.PendingNotices(ctx); n != 1 {
 		t.Fatalf("PendingNotices = %d, want 1", n)
 	}
-	if more, _ := s.ClaimNotices(ctx, "C", t0.Add(time.Hour), time.Minute, 10); len(more) != 1 || more[0].ID != "n2" {
+	if more, _ := s.ClaimNotices(ctx, "C", t0.Add(time.Hour), time.Minute, 10, 10); len(more) != 1 || more[0].ID != "n2" {
 		t.Fatalf("claim after completion = %+v, want n2 only (sent notices are never claimed)", more)
 	}
 	// A batch where the owner holds some notices: those are completed, the others named.
@@ -522,22 +523,73 @@ func testOutboxClaimLease(t *testing.T, s store.Store) {
 	}
 }
 
+// A notice whose every delivery is cut off (each replica that sends it dies) is given up
+// when a takeover uses its last attempt: failed, with the reason on it and on the timeline.
+func testOutboxGivesUpAfterCutOffs(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	update(t, s, func(tx store.Tx) error {
+		return tx.EnqueueNotices(ctx, store.Notice{ID: "n1", IncidentID: "i1", Channel: "slack", CreatedAt: t0})
+	})
+	const maxAttempts = 3
+	at := t0
+	for i, owner := range []string{"A", "B", "C", "D"} {
+		c, err := s.ClaimNotices(ctx, owner, at, time.Minute, 10, maxAttempts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c) != 1 {
+			t.Fatalf("claim %d by %s: got %d notices, want 1", i+1, owner, len(c))
+		}
+		if owner != "D" {
+			// Claims 2 and 3 took over cut-off deliveries 1 and 2: attempts 1 and 2 of 3.
+			if c[0].Status != store.NoticePending || c[0].Attempts != i {
+				t.Fatalf("claim %d by %s: status %s, attempts %d; want pending, %d", i+1, owner, c[0].Status, c[0].Attempts, i)
+			}
+			at = at.Add(2 * time.Minute) // the owner dies; its lease expires
+			continue
+		}
+		// Claim 4 takes over the third cut-off delivery, the last attempt: it gives up.
+		if c[0].Status != store.NoticeFailed || c[0].Attempts != maxAttempts || c[0].LastError != store.GaveUpError("C", maxAttempts) {
+			t.Fatalf("claim after %d cut-off deliveries = %+v, want failed, attempts %d, last_error %q",
+				maxAttempts, c[0], maxAttempts, store.GaveUpError("C", maxAttempts))
+		}
+	}
+	if c, _ := s.ClaimNotices(ctx, "E", at.Add(time.Hour), time.Minute, 10, maxAttempts); len(c) != 0 {
+		t.Fatalf("claimed %+v after giving up, want nothing", c)
+	}
+	ns, err := s.Notices(ctx, "i1")
+	if err != nil || len(ns) != 1 || ns[0].Status != store.NoticeFailed {
+		t.Fatalf("notices = %+v, %v; want n1 failed", ns, err)
+	}
+	tl, err := s.Timeline(ctx, "i1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tl) != 3 || tl[2].Kind != store.TimelineNoticeFailed || tl[2].Text != store.GaveUpTimelineText("n1", "slack", "C", maxAttempts) ||
+		tl[1].Kind != store.TimelineNoticeRetried || tl[1].Text != store.TakeoverTimelineText("n1", "slack", "B") {
+		t.Fatalf("timeline = %+v, want two %s entries then one %s", tl, store.TimelineNoticeRetried, store.TimelineNoticeFailed)
+	}
+	if n, _ := s.PendingNotices(ctx); n != 0 {
+		t.Fatalf("PendingNotices = %d, want 0", n)
+	}
+}
+
 func testOutboxRetryAndFail(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	update(t, s, func(tx store.Tx) error {
 		return tx.EnqueueNotices(ctx, store.Notice{ID: "n1", IncidentID: "i1", Channel: "slack", CreatedAt: t0})
 	})
-	if c, _ := s.ClaimNotices(ctx, "A", t0, time.Minute, 10); len(c) != 1 {
+	if c, _ := s.ClaimNotices(ctx, "A", t0, time.Minute, 10, 10); len(c) != 1 {
 		t.Fatalf("claimed %d, want 1", len(c))
 	}
 	if err := s.RetryNotice(ctx, "n1", "A", "503 Service Unavailable", t0.Add(10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	// Not due before next, even though the lease was released.
-	if c, _ := s.ClaimNotices(ctx, "A", t0.Add(5*time.Second), time.Minute, 10); len(c) != 0 {
+	if c, _ := s.ClaimNotices(ctx, "A", t0.Add(5*time.Second), time.Minute, 10, 10); len(c) != 0 {
 		t.Fatalf("claimed %v before its retry time", c)
 	}
-	c, _ := s.ClaimNotices(ctx, "A", t0.Add(10*time.Second), time.Minute, 10)
+	c, _ := s.ClaimNotices(ctx, "A", t0.Add(10*time.Second), time.Minute, 10, 10)
 	if len(c) != 1 || c[0].Attempts != 1 || c[0].LastError != "503 Service Unavailable" {
 		t.Fatalf("retry claim = %+v", c)
 	}
@@ -548,7 +600,7 @@ func testOutboxRetryAndFail(t *testing.T, s store.Store) {
 	if len(ns) != 1 || ns[0].Status != store.NoticeFailed || ns[0].Attempts != 2 || ns[0].LastError != "400 Bad Request" {
 		t.Fatalf("after fail: %+v", ns)
 	}
-	if c, _ := s.ClaimNotices(ctx, "A", t0.Add(time.Hour), time.Minute, 10); len(c) != 0 {
+	if c, _ := s.ClaimNotices(ctx, "A", t0.Add(time.Hour), time.Minute, 10, 10); len(c) != 0 {
 		t.Fatalf("a failed notice was claimed again: %v", c)
 	}
 	if n, _ := s.PendingNotices(ctx); n != 0 {

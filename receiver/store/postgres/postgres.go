@@ -675,27 +675,36 @@ func (s *Store) Notices(ctx context.Context, incidentID string) ([]store.Notice,
 // A notice still leased to another owner was claimed by a replica that stopped before
 // recording the result (killed, or shut down mid-delivery). Taking it over counts as an
 // attempt, says so in last_error and on the incident's timeline (the texts of
-// store.CutOffError and store.TakeoverTimelineText), all in this one statement.
-func (s *Store) ClaimNotices(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Notice, error) {
+// store.CutOffError and store.TakeoverTimelineText), or gives up on the notice when that was
+// its last attempt (store.GaveUpError, store.GaveUpTimelineText), all in this one statement.
+func (s *Store) ClaimNotices(ctx context.Context, owner string, now time.Time, lease time.Duration, limit, maxAttempts int) ([]store.Notice, error) {
 	rows, err := s.pool.Query(ctx,
 		`WITH due AS (
-			SELECT id, lease_owner AS cut_off FROM notices
+			SELECT id, lease_owner AS cut_off, lease_owner <> '' AND attempts + 1 >= $6 AS give_up FROM notices
 			WHERE status = 'pending' AND next_attempt_at <= $3 AND lease_until <= $3
 			ORDER BY next_attempt_at, id LIMIT $4
 			FOR UPDATE SKIP LOCKED),
 		 claimed AS (
-			UPDATE notices n SET lease_owner = $1, lease_until = $2,
+			UPDATE notices n SET
+				status = CASE WHEN due.give_up THEN 'failed' ELSE n.status END,
+				lease_owner = CASE WHEN due.give_up THEN '' ELSE $1 END,
+				lease_until = CASE WHEN due.give_up THEN 0 ELSE $2::bigint END,
 				attempts = n.attempts + CASE WHEN due.cut_off <> '' THEN 1 ELSE 0 END,
-				last_error = CASE WHEN due.cut_off <> '' THEN 'delivery by ' || due.cut_off || ' was cut off (lease expired); retrying' ELSE n.last_error END
+				last_error = CASE
+					WHEN due.give_up THEN 'delivery by ' || due.cut_off || ' was cut off (lease expired); giving up after ' || (n.attempts + 1) || ' attempts'
+					WHEN due.cut_off <> '' THEN 'delivery by ' || due.cut_off || ' was cut off (lease expired); retrying'
+					ELSE n.last_error END
 			FROM due WHERE n.id = due.id
-			RETURNING `+prefixed("n.", noticeColumns)+`, due.cut_off),
+			RETURNING `+prefixed("n.", noticeColumns)+`, due.cut_off, due.give_up),
 		 logged AS (
 			INSERT INTO timeline (incident_id, at, actor, kind, text)
-			SELECT incident_id, $3, 'system', $5,
-				'notice ' || id || ' to channel ' || channel || ': retried after replica ' || cut_off || ' stopped mid-delivery'
+			SELECT incident_id, $3, 'system', CASE WHEN give_up THEN $7 ELSE $5 END,
+				CASE WHEN give_up
+					THEN 'notice ' || id || ' to channel ' || channel || ': gave up after ' || attempts || ' attempts, the last cut off when replica ' || cut_off || ' stopped mid-delivery'
+					ELSE 'notice ' || id || ' to channel ' || channel || ': retried after replica ' || cut_off || ' stopped mid-delivery' END
 			FROM claimed WHERE cut_off <> '' AND incident_id <> '' ORDER BY next_attempt_at, id)
 		 SELECT `+noticeColumns+` FROM claimed`,
-		owner, sqlrow.Nanos(now.Add(lease)), sqlrow.Nanos(now), limit, store.TimelineNoticeRetried)
+		owner, sqlrow.Nanos(now.Add(lease)), sqlrow.Nanos(now), limit, store.TimelineNoticeRetried, maxAttempts, store.TimelineNoticeFailed)
 	if err != nil {
 		return nil, fmt.Errorf("claim notices: %w", err)
 	}

@@ -95,7 +95,7 @@ func TestClaimsAcrossReplicas(t *testing.T) {
 		owner := fmt.Sprintf("r%d", r)
 		wg.Go(func() {
 			for {
-				ns, err := s.ClaimNotices(ctx, owner, now, time.Minute, 7)
+				ns, err := s.ClaimNotices(ctx, owner, now, time.Minute, 7, 10)
 				if err != nil {
 					t.Error(err)
 					return

@@ -633,7 +633,7 @@ func (s *Store) Notices(ctx context.Context, incidentID string) ([]store.Notice,
 }
 
 // ClaimNotices leases due notices to owner.
-func (s *Store) ClaimNotices(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Notice, error) {
+func (s *Store) ClaimNotices(ctx context.Context, owner string, now time.Time, lease time.Duration, limit, maxAttempts int) ([]store.Notice, error) {
 	unlock, err := s.lockWriter(ctx)
 	if err != nil {
 		return nil, err
@@ -645,26 +645,35 @@ func (s *Store) ClaimNotices(ctx context.Context, owner string, now time.Time, l
 	}
 	defer tx.Rollback() // a no-op after Commit
 	// RETURNING shows only new values, so the timeline entries for taken-over leases (see
-	// store.CutOffError) are written first, from the same due set: the writer turn keeps
-	// it unchanged in between. SET expressions see the old lease_owner.
+	// store.CutOffError and store.GaveUpError) are written first, from the same due set: the
+	// writer turn keeps it unchanged in between. SET expressions see the old lease_owner.
 	const due = `SELECT id FROM notices WHERE status = 'pending' AND next_attempt_at <= ?1 AND lease_until <= ?1
 	             ORDER BY next_attempt_at, id LIMIT ?2`
+	const giveUp = `(lease_owner <> '' AND attempts + 1 >= ?5)`
 	if _, err := tx.ExecContext(ctx,
 		`INSERT INTO timeline (incident_id, at, actor, kind, text)
-		 SELECT incident_id, ?1, 'system', ?3,
-		        'notice ' || id || ' to channel ' || channel || ': retried after replica ' || lease_owner || ' stopped mid-delivery'
+		 SELECT incident_id, ?1, 'system', CASE WHEN `+giveUp+` THEN ?4 ELSE ?3 END,
+		        CASE WHEN `+giveUp+`
+		             THEN 'notice ' || id || ' to channel ' || channel || ': gave up after ' || (attempts + 1) || ' attempts, the last cut off when replica ' || lease_owner || ' stopped mid-delivery'
+		             ELSE 'notice ' || id || ' to channel ' || channel || ': retried after replica ' || lease_owner || ' stopped mid-delivery' END
 		 FROM notices WHERE id IN (`+due+`) AND lease_owner <> '' AND incident_id <> ''
 		 ORDER BY next_attempt_at, id`,
-		sqlrow.Nanos(now), limit, store.TimelineNoticeRetried); err != nil {
+		sqlrow.Nanos(now), limit, store.TimelineNoticeRetried, store.TimelineNoticeFailed, maxAttempts); err != nil {
 		return nil, fmt.Errorf("claim notices: record takeovers: %w", err)
 	}
 	rows, err := tx.QueryContext(ctx,
-		`UPDATE notices SET lease_owner = ?3, lease_until = ?4,
+		`UPDATE notices SET
+		        status = CASE WHEN `+giveUp+` THEN 'failed' ELSE status END,
+		        lease_owner = CASE WHEN `+giveUp+` THEN '' ELSE ?3 END,
+		        lease_until = CASE WHEN `+giveUp+` THEN 0 ELSE ?4 END,
 		        attempts = attempts + CASE WHEN lease_owner <> '' THEN 1 ELSE 0 END,
-		        last_error = CASE WHEN lease_owner <> '' THEN 'delivery by ' || lease_owner || ' was cut off (lease expired); retrying' ELSE last_error END
+		        last_error = CASE
+		            WHEN `+giveUp+` THEN 'delivery by ' || lease_owner || ' was cut off (lease expired); giving up after ' || (attempts + 1) || ' attempts'
+		            WHEN lease_owner <> '' THEN 'delivery by ' || lease_owner || ' was cut off (lease expired); retrying'
+		            ELSE last_error END
 		 WHERE id IN (`+due+`)
 		 RETURNING `+noticeColumns,
-		sqlrow.Nanos(now), limit, owner, sqlrow.Nanos(now.Add(lease)))
+		sqlrow.Nanos(now), limit, owner, sqlrow.Nanos(now.Add(lease)), maxAttempts)
 	if err != nil {
 		return nil, fmt.Errorf("claim notices: %w", err)
 	}
