@@ -13,21 +13,28 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/postgres.sh
 . scripts/postgres.sh
 postgres_start
-trap postgres_stop EXIT
+BINDIR=$(mktemp -d)
+trap 'postgres_stop; rm -rf "$BINDIR"' EXIT
 
 WEBHOOK_N=${BENCH_WEBHOOK_NOTIFICATIONS:-6000}
 STORE_N=${BENCH_STORE_NOTIFICATIONS:-5000}
-# Each configuration runs ROUNDS times, the three interleaved (go test -count), and the table
-# shows medians: on a shared machine one run can be 10% off either way.
+# Each configuration runs ROUNDS times, interleaved (round k runs all three before round k+1
+# starts), and the table shows medians: on a shared machine one run can be 10% off either way,
+# and the machine drifts (checkpoints, other work) between runs.
 ROUNDS=${BENCH_POSTGRES_ROUNDS:-5}
+
+BIN=$BINDIR/replicatest.test
+go test -c -o "$BIN" ./receiver/replicatest/
 
 # table NAME N runs one benchmark and prints, per configuration, the medians of its rounds
 # and the range of its rates.
 table() {
-  local bench=$1 n=$2 out
-  out=$(go test -run '^$' -bench "^${bench}\$" -benchtime "${n}x" -count "$ROUNDS" ./receiver/replicatest/)
+  local bench=$1 n=$2 out=
+  for _ in $(seq "$ROUNDS"); do
+    out+=$(cd receiver/replicatest && "$BIN" -test.run '^$' -test.bench "^${bench}\$" -test.benchtime "${n}x")$'\n'
+  done
   printf '%-22s %18s %10s %10s %20s   %s\n' backend notifications/s p50-ms p99-ms cpu-ms/notification "rate range over $ROUNDS rounds"
-  echo "$out" | awk -v bench="$bench" -v rounds="$ROUNDS" '
+  echo "$out" | awk -v bench="$bench" '
     # median returns the median of a space-separated list and sets lo and hi to its extremes.
     function median(list,    v, k, i, j, t) {
       k = split(list, v, " ")

@@ -21,8 +21,8 @@ import (
 // SQLite and on PostgreSQL with one and three replicas. Each notification is one store
 // transaction as the webhook handler makes it (deduplicate, open or resolve the incident,
 // enqueue its notice); a mix of new alerts (50%), repeats (30%) and resolutions (20%),
-// sent by 16 concurrent senders (Alertmanager sends groups concurrently) spread round-robin
-// over the replicas, while every replica's outbox sender (the receiver's, woken by each
+// sent by 16 concurrent senders (Alertmanager sends groups concurrently) spread over the
+// replicas by a least-requests balancer, while every replica's outbox sender (the receiver's, woken by each
 // commit as in the receiver) delivers the notices.
 // It isolates the store from HTTP and the lifecycle (compare BenchmarkWebhook).
 // scripts/bench-postgres.sh runs it; it needs SITEWARD_TEST_POSTGRES_URL for PostgreSQL.
@@ -91,6 +91,7 @@ func benchIngest(b *testing.B, replicas []*replica) {
 	}()
 
 	latencies := make([]time.Duration, b.N)
+	balancer := leastRequests{inFlight: make([]int, len(replicas))}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
@@ -103,12 +104,15 @@ func benchIngest(b *testing.B, replicas []*replica) {
 					return
 				}
 				began := time.Now()
-				if err := replicas[i%len(replicas)].ingest(alerts[i]); err != nil {
+				r := balancer.pick()
+				err := replicas[r].ingest(alerts[i])
+				balancer.done(r)
+				if err != nil {
 					b.Error(err)
 					return
 				}
 				select {
-				case wakes[i%len(replicas)] <- struct{}{}:
+				case wakes[r] <- struct{}{}:
 				default: // a wake-up is pending already
 				}
 				latencies[i] = time.Since(began)

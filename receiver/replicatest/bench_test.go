@@ -26,9 +26,9 @@ import (
 // replicas on one PostgreSQL. The load is a mix of new alerts (40%), repeats (20%) and
 // resolutions (40%; incidents resolve after a 1ms quiet window, so the number of open
 // incidents stays realistic), sent by 16 concurrent senders (Alertmanager sends groups
-// concurrently) spread round-robin over the replicas. Timers are polled every 50ms, so the
-// resolutions fire within the run whatever the number of replicas: every configuration does
-// the same work, and the figures compare.
+// concurrently) spread over the replicas by a least-requests load balancer. Timers are
+// polled every 50ms, so the resolutions fire within the run whatever the number of
+// replicas: every configuration does the same work, and the figures compare.
 // scripts/bench-postgres.sh runs it; PostgreSQL needs SITEWARD_TEST_POSTGRES_URL.
 func BenchmarkWebhook(b *testing.B) {
 	config := writeFile(b, "timers: {resolve_quiet_window: 1ms}\noutbox: {interval: 50ms}\n")
@@ -77,6 +77,7 @@ func benchWebhook(b *testing.B, replicas []*receiverReplica) {
 	defer client.CloseIdleConnections()
 
 	latencies := make([]time.Duration, b.N)
+	balancer := leastRequests{inFlight: make([]int, len(replicas))}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
@@ -89,7 +90,9 @@ func benchWebhook(b *testing.B, replicas []*receiverReplica) {
 					return
 				}
 				began := time.Now()
-				resp, err := client.Post(replicas[i%len(replicas)].url+"/api/v1/webhook", "application/json", bytes.NewReader(bodies[i]))
+				r := balancer.pick()
+				resp, err := client.Post(replicas[r].url+"/api/v1/webhook", "application/json", bytes.NewReader(bodies[i]))
+				balancer.done(r)
 				if err != nil {
 					b.Error(err)
 					return
@@ -152,4 +155,30 @@ func machineCPU() time.Duration {
 	}
 	const userHZ = 100 // USER_HZ, the unit of /proc/stat: 100 on every Linux architecture Go supports
 	return time.Duration(ticks) * time.Second / userHZ
+}
+
+// leastRequests sends each request to the replica with the fewest requests in flight, as a
+// load balancer in front of replicas does (HAProxy leastconn, Envoy LEAST_REQUEST).
+type leastRequests struct {
+	mu       sync.Mutex
+	inFlight []int
+}
+
+func (l *leastRequests) pick() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	best := 0
+	for i, n := range l.inFlight {
+		if n < l.inFlight[best] {
+			best = i
+		}
+	}
+	l.inFlight[best]++
+	return best
+}
+
+func (l *leastRequests) done(i int) {
+	l.mu.Lock()
+	l.inFlight[i]--
+	l.mu.Unlock()
 }
