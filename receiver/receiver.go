@@ -206,6 +206,8 @@ func Run(ctx context.Context, o Options) error {
 	go func() { defer wg.Done(); timers.Run(workCtx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); pages.Run(workCtx) }()
+	pruner := newAlertEventPruner(st, reg, logger)
+	wg.Go(func() { pruner.run(workCtx) })
 	go func() {
 		defer wg.Done()
 		for {

@@ -334,6 +334,12 @@ type Store interface {
 	// PendingNotices counts notices not yet sent or failed (the outbox backlog).
 	PendingNotices(ctx context.Context) (int, error)
 
+	// PruneAlertEvents deletes, at most limit alerts at a time, the recorded events of alerts
+	// whose resolution was recorded before before (Alertmanager no longer sends those), and
+	// returns how many events it deleted. Events of alerts still firing are kept: their
+	// repeats must stay duplicates.
+	PruneAlertEvents(ctx context.Context, before time.Time, limit int) (int, error)
+
 	// ClaimTimers leases up to limit timers due at now (lease expired or none) to owner.
 	// A claimed timer is consumed with Tx.TakeTimer in the transaction that acts on it.
 	ClaimTimers(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Timer, error)

@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		fn   func(t *testing.T, s store.Store)
 	}{
 		{"AlertEventDedup", testAlertEventDedup},
+		{"PruneAlertEvents", testPruneAlertEvents},
 		{"IncidentLifecycle", testIncidentLifecycle},
 		{"OneOpenIncidentPerKey", testOneOpenIncidentPerKey},
 		{"OpenIncidentByKeyAfterWrites", testOpenIncidentByKeyAfterWrites},
@@ -117,6 +118,39 @@ func testAlertEventDedup(t *testing.T, s store.Store) {
 				t.Errorf("AllAlertEventsSeen(%v) = %v, %v; want %v", c.events, got, err, c.want)
 			}
 		}
+	}
+}
+
+// Pruning deletes the events of resolved alerts (firing and resolved) once their resolution
+// is old enough, a limited number of alerts at a time, and keeps the events of alerts still
+// firing, whose repeats must stay duplicates.
+func testPruneAlertEvents(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	k := `client="acme",site="shop"`
+	record := func(events ...store.AlertEvent) (fresh []store.AlertEvent) {
+		update(t, s, func(tx store.Tx) error {
+			var err error
+			fresh, err = tx.RecordAlertEvents(ctx, events)
+			return err
+		})
+		return fresh
+	}
+	record(ev(k, "a", "firing", t0), ev(k, "a", "resolved", t0), ev(k, "b", "firing", t0), ev(k, "b", "resolved", t0),
+		ev(k, "c", "firing", t0))
+	if n, err := s.PruneAlertEvents(ctx, time.Now().Add(-time.Hour), 100); err != nil || n != 0 {
+		t.Fatalf("pruning events resolved over an hour ago: %d, %v; want 0 (they were recorded just now)", n, err)
+	}
+	if n, err := s.PruneAlertEvents(ctx, time.Now().Add(time.Hour), 1); err != nil || n != 2 {
+		t.Fatalf("pruning one resolved alert: %d, %v; want its 2 events", n, err)
+	}
+	if n, err := s.PruneAlertEvents(ctx, time.Now().Add(time.Hour), 100); err != nil || n != 2 {
+		t.Fatalf("pruning the other resolved alert: %d, %v; want its 2 events", n, err)
+	}
+	if fresh := record(ev(k, "c", "firing", t0)); len(fresh) != 0 {
+		t.Errorf("a repeat of still-firing c after pruning is fresh: %+v; its event must be kept", fresh)
+	}
+	if fresh := record(ev(k, "a", "resolved", t0)); len(fresh) != 1 {
+		t.Errorf("a's resolution after pruning: %d fresh events, want 1 (its events are gone)", len(fresh))
 	}
 }
 

@@ -229,7 +229,7 @@ func (t *tx) RecordAlertEvents(ctx context.Context, events []store.AlertEvent) (
 		return ea.Alert.StartsAt.Compare(eb.Alert.StartsAt)
 	})
 	const q = `WITH ins AS (
-		INSERT INTO alert_events (key, fingerprint, starts_at, status) VALUES ($1, $2, $3, $4)
+		INSERT INTO alert_events (key, fingerprint, starts_at, status, recorded_at) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT DO NOTHING RETURNING 1)
 	SELECT EXISTS (SELECT 1 FROM ins),
 	       $4 = 'firing' AND EXISTS (SELECT 1 FROM alert_events
@@ -245,9 +245,10 @@ func (t *tx) RecordAlertEvents(ctx context.Context, events []store.AlertEvent) (
 		b.Queue(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, keyLockClass, k).Exec(func(pgconn.CommandTag) error { return nil })
 	}
 	isFresh := make([]bool, len(events))
+	now := sqlrow.Nanos(time.Now())
 	for _, i := range order {
 		ev := events[i]
-		b.Queue(q, ev.Key, ev.Alert.Fingerprint, sqlrow.Nanos(ev.Alert.StartsAt), ev.Alert.Status).QueryRow(func(row pgx.Row) error {
+		b.Queue(q, ev.Key, ev.Alert.Fingerprint, sqlrow.Nanos(ev.Alert.StartsAt), ev.Alert.Status, now).QueryRow(func(row pgx.Row) error {
 			var inserted, overtaken bool
 			if err := row.Scan(&inserted, &overtaken); err != nil {
 				return err
@@ -804,6 +805,21 @@ func (s *Store) PendingNotices(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("count pending notices: %w", err)
 	}
 	return n, nil
+}
+
+// PruneAlertEvents deletes the events of alerts resolved before before, limit alerts at a
+// time. Replicas pruning at once delete the same rows; the second finds them gone.
+func (s *Store) PruneAlertEvents(ctx context.Context, before time.Time, limit int) (int, error) {
+	tag, err := s.pool.Exec(ctx,
+		`WITH gone AS (
+			SELECT key, fingerprint, starts_at FROM alert_events WHERE status = 'resolved' AND recorded_at < $1 LIMIT $2)
+		 DELETE FROM alert_events a USING gone
+		 WHERE a.key = gone.key AND a.fingerprint = gone.fingerprint AND a.starts_at = gone.starts_at`,
+		sqlrow.Nanos(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("prune alert events: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // ClaimTimers leases due timers to owner, as ClaimNotices does for notices.

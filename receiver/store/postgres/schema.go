@@ -106,4 +106,9 @@ CREATE INDEX maintenance_end ON maintenance (end_at);
 -- The assessment of every new incident asks which other clients have open incidents.
 CREATE INDEX incidents_open_clients ON incidents (client) WHERE state <> 'resolved' AND NOT drill;
 `},
+	{Version: 4, Name: "when alert events were recorded, to prune those of resolved alerts", SQL: `
+-- Events recorded before this migration get 0, the oldest possible.
+ALTER TABLE alert_events ADD COLUMN recorded_at bigint NOT NULL DEFAULT 0;
+CREATE INDEX alert_events_resolved ON alert_events (recorded_at) WHERE status = 'resolved';
+`},
 }

@@ -106,6 +106,10 @@ var migrations = []string{
 		created_at INTEGER NOT NULL
 	);
 	CREATE INDEX maintenance_end ON maintenance(end_at);`,
+	// 4: when each alert event was recorded, so resolved alerts' events can be pruned
+	// (store.Store.PruneAlertEvents); events recorded before have 0, the oldest possible.
+	`ALTER TABLE alert_events ADD COLUMN recorded_at INTEGER NOT NULL DEFAULT 0;
+	CREATE INDEX alert_events_resolved ON alert_events(recorded_at) WHERE status = 'resolved';`,
 }
 
 // Store is the SQLite backend.
@@ -251,7 +255,7 @@ type tx struct {
 // Tx.StmtContext reuses the prepared statement instead of parsing the SQL again (a large
 // part of a webhook's cost with modernc.org/sqlite).
 const (
-	qInsertAlertEvent   = `INSERT INTO alert_events (key, fingerprint, starts_at, status) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
+	qInsertAlertEvent   = `INSERT INTO alert_events (key, fingerprint, starts_at, status, recorded_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	qAlertEventResolved = `SELECT EXISTS (SELECT 1 FROM alert_events WHERE key = ? AND fingerprint = ? AND starts_at = ? AND status = 'resolved')`
 	qOpenIncidentByKey  = `SELECT ` + sqlrow.IncidentColumns + ` FROM incidents WHERE key = ? AND state != 'resolved'`
 	// A loose index scan: one index seek per distinct client instead of reading every open
@@ -316,10 +320,11 @@ func isUniqueViolation(err error) bool {
 
 func (t *tx) RecordAlertEvents(ctx context.Context, events []store.AlertEvent) ([]store.AlertEvent, error) {
 	var fresh []store.AlertEvent
+	now := sqlrow.Nanos(time.Now())
 	for _, ev := range events {
 		res, err := t.ExecContext(ctx,
 			qInsertAlertEvent,
-			ev.Key, ev.Alert.Fingerprint, sqlrow.Nanos(ev.Alert.StartsAt), ev.Alert.Status)
+			ev.Key, ev.Alert.Fingerprint, sqlrow.Nanos(ev.Alert.StartsAt), ev.Alert.Status, now)
 		if err != nil {
 			return nil, fmt.Errorf("record alert event: %w", err)
 		}
@@ -773,6 +778,25 @@ func (s *Store) PendingNotices(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("count pending notices: %w", err)
 	}
 	return n, nil
+}
+
+// PruneAlertEvents deletes the events of alerts resolved before before, limit alerts at a
+// time.
+func (s *Store) PruneAlertEvents(ctx context.Context, before time.Time, limit int) (int, error) {
+	unlock, err := s.lockWriter(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	res, err := s.w.ExecContext(ctx,
+		`DELETE FROM alert_events WHERE (key, fingerprint, starts_at) IN (
+			SELECT key, fingerprint, starts_at FROM alert_events WHERE status = 'resolved' AND recorded_at < ? LIMIT ?)`,
+		sqlrow.Nanos(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("prune alert events: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }
 
 // ClaimTimers leases due timers to owner.
