@@ -5,7 +5,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/common/promslog"
 
@@ -163,5 +165,37 @@ func TestCheckMigrations(t *testing.T) {
 				t.Errorf("err = %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A database from before migration 4 (alert events without recorded_at) upgrades in place:
+// its events count as recorded long ago, so a resolved alert's are pruned at once and a firing
+// alert's stay.
+func TestUpgradeKeepsAlertEventsPrunable(t *testing.T) {
+	url := pgtest.Database(t)
+	ctx := context.Background()
+	pool := testPool(t, url)
+	if err := migrate(ctx, pool, migrations[:3], promslog.NewNopLogger()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := pool.Exec(ctx, `INSERT INTO alert_events (key, fingerprint, starts_at, status)
+		VALUES ('k', 'gone', 1, 'firing'), ('k', 'gone', 1, 'resolved'), ('k', 'firing', 1, 'firing')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, url, promslog.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n, err := s.PruneAlertEvents(ctx, time.Unix(1, 0), 100); err != nil || n != 2 {
+		t.Fatalf("pruning after the upgrade: %d, %v; want the resolved alert's 2 events", n, err)
+	}
+	rows, err := pool.Query(ctx, `SELECT fingerprint FROM alert_events`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left, err := pgx.CollectRows(rows, pgx.RowTo[string]); err != nil || len(left) != 1 || left[0] != "firing" {
+		t.Fatalf("alert events left = %v, %v; want the firing alert's", left, err)
 	}
 }
