@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,38 +89,14 @@ func benchIngest(b *testing.B, replicas []*replica) {
 		workers.Wait()
 	}()
 
-	latencies := make([]time.Duration, b.N)
-	balancer := leastRequests{inFlight: make([]int, len(replicas))}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	start, cpu := time.Now(), machineCPU()
-	for range senders {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= b.N {
-					return
-				}
-				began := time.Now()
-				r := balancer.pick()
-				err := replicas[r].ingest(alerts[i])
-				balancer.done(r)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				select {
-				case wakes[r] <- struct{}{}:
-				default: // a wake-up is pending already
-				}
-				latencies[i] = time.Since(began)
-			}
-		})
-	}
-	wg.Wait()
-	elapsed, cpu := time.Since(start), machineCPU()-cpu
-	b.StopTimer()
-
-	reportRate(b, elapsed, cpu, latencies)
+	runLoad(b, senders, len(replicas), func(i, r int) error {
+		if err := replicas[r].ingest(alerts[i]); err != nil {
+			return err
+		}
+		select {
+		case wakes[r] <- struct{}{}:
+		default: // a wake-up is pending already
+		}
+		return nil
+	})
 }

@@ -76,8 +76,27 @@ func benchWebhook(b *testing.B, replicas []*receiverReplica) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders}, Timeout: time.Minute}
 	defer client.CloseIdleConnections()
 
+	runLoad(b, senders, len(replicas), func(i, r int) error {
+		resp, err := client.Post(replicas[r].url+"/api/v1/webhook", "application/json", bytes.NewReader(bodies[i]))
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body) //nolint:errcheck // drain for keep-alive
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("webhook answered %s", resp.Status)
+		}
+		return nil
+	})
+}
+
+// runLoad sends notifications 0..b.N-1 from senders concurrent senders, each to the replica
+// (of n) a least-requests balancer picks, with send(notification, replica); it times the
+// run and reports its figures (reportRate). A failed send fails the benchmark and stops its
+// sender.
+func runLoad(b *testing.B, senders, n int, send func(i, replica int) error) {
 	latencies := make([]time.Duration, b.N)
-	balancer := leastRequests{inFlight: make([]int, len(replicas))}
+	balancer := leastRequests{inFlight: make([]int, n)}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
@@ -91,16 +110,10 @@ func benchWebhook(b *testing.B, replicas []*receiverReplica) {
 				}
 				began := time.Now()
 				r := balancer.pick()
-				resp, err := client.Post(replicas[r].url+"/api/v1/webhook", "application/json", bytes.NewReader(bodies[i]))
+				err := send(i, r)
 				balancer.done(r)
 				if err != nil {
 					b.Error(err)
-					return
-				}
-				io.Copy(io.Discard, resp.Body) //nolint:errcheck // drain for keep-alive
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					b.Errorf("webhook answered %s", resp.Status)
 					return
 				}
 				latencies[i] = time.Since(began)
